@@ -1,0 +1,118 @@
+using System;
+using System.Collections.Generic;
+
+namespace ParallelMap.Engine.Checkpoint
+{
+    /// <summary>
+    /// Saves one chunk of results in place of the store's own chunk writer. It runs on the thread
+    /// that recorded the result that completed the chunk (or called Flush), never concurrently
+    /// with itself. The keys are recorded done only after it returns; if it throws, none of them
+    /// is. The lists are the hook's to keep.
+    /// </summary>
+    /// <param name="chunkPath">Where the chunk belongs; a name no run of this checkpoint has used or will use.
+    /// If the hook leaves a file there, the store fsyncs it before recording the keys done.</param>
+    /// <param name="results">The result payloads, in recording order.</param>
+    /// <param name="keys">The keys, parallel to <paramref name="results"/>.</param>
+    public delegate void CheckpointSaveHook(string chunkPath, IReadOnlyList<byte[]> results, IReadOnlyList<string> keys);
+
+    /// <summary>What <see cref="CheckpointStore.Open"/> does about an existing or missing checkpoint.</summary>
+    public enum CheckpointOpenMode
+    {
+        /// <summary>Resume the checkpoint if it exists, make it otherwise.</summary>
+        OpenOrCreate = 0,
+
+        /// <summary>Make a new checkpoint; fail with <see cref="CheckpointErrorIds.CheckpointExists"/> if one exists.</summary>
+        CreateNew = 1,
+
+        /// <summary>Resume an existing checkpoint; fail with <see cref="CheckpointErrorIds.CheckpointNotFound"/> if there is none.</summary>
+        OpenExisting = 2,
+    }
+
+    /// <summary>
+    /// How a checkpoint session saves. <see cref="Validate"/> (called by
+    /// <see cref="CheckpointStore.Open"/>) throws an <see cref="ArgumentException"/> whose
+    /// <see cref="ArgumentException.ParamName"/> names the option at fault.
+    /// </summary>
+    public sealed class CheckpointOptions
+    {
+        /// <summary>The largest <see cref="ChunkSize"/>.</summary>
+        public const int MaxChunkSize = 1_000_000;
+
+        /// <summary>What the batch runs (for example a hash of the script and its parameters, see
+        /// <see cref="CheckpointStore.ComputeFingerprint"/>). Stored when the checkpoint is made; a resume
+        /// with a different value fails with <see cref="CheckpointErrorIds.CheckpointFingerprintMismatch"/>
+        /// unless <see cref="AllowFingerprintMismatch"/>. Default: empty.</summary>
+        public string Fingerprint { get; set; } = string.Empty;
+
+        /// <summary>Resume even when <see cref="Fingerprint"/> differs from the stored one (the stored one is kept).</summary>
+        public bool AllowFingerprintMismatch { get; set; }
+
+        /// <summary>Free text metadata stored in the manifest when the checkpoint is made; ignored on resume.</summary>
+        public IDictionary<string, string>? Metadata { get; set; }
+
+        /// <summary>Results per chunk: a chunk is saved when it holds this many. 1 to <see cref="MaxChunkSize"/>; default 1000.</summary>
+        public int ChunkSize { get; set; } = 1000;
+
+        /// <summary>A chunk is also saved when its payloads reach this many bytes, which bounds the
+        /// memory the buffer holds. 1 byte to 2 GiB; default 64 MiB.</summary>
+        public long ChunkMaxBytes { get; set; } = 64L * 1024 * 1024;
+
+        /// <summary>The time bound: anything recorded is saved (and fsynced) by the first call into the
+        /// session after it has waited this long, so a slow trickle is still saved. Positive; default 5 s.</summary>
+        public TimeSpan ChunkMaxAge { get; set; } = TimeSpan.FromSeconds(5);
+
+        /// <summary>Replaces the store's own chunk writer; see <see cref="CheckpointSaveHook"/>. Results saved
+        /// by a hook are read back with the hook's own reader (<see cref="CheckpointStore.ReadIndex"/> says where).</summary>
+        public CheckpointSaveHook? SaveHook { get; set; }
+
+        /// <summary>Whether to make, resume, or either. Default <see cref="CheckpointOpenMode.OpenOrCreate"/>.</summary>
+        public CheckpointOpenMode Mode { get; set; } = CheckpointOpenMode.OpenOrCreate;
+
+        /// <summary>For tests: the monotonic clock in 100 ns ticks, in place of <see cref="System.Diagnostics.Stopwatch"/>.</summary>
+        internal Func<long>? Clock { get; set; }
+
+        /// <summary>For tests: called at the named steps of a chunk commit ("chunk-written", "chunk-renamed",
+        /// "journal-written"); throwing there stands for a crash at that step.</summary>
+        internal Action<string>? FaultHook { get; set; }
+
+        /// <summary>Throws an <see cref="ArgumentException"/> naming the first option out of range.</summary>
+        public void Validate()
+        {
+            if (Fingerprint is null)
+            {
+                throw new ArgumentNullException(nameof(Fingerprint));
+            }
+
+            if (ChunkSize < 1 || ChunkSize > MaxChunkSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, CheckpointMessages.Format(CheckpointMessages.OptionRange, nameof(ChunkSize), 1, MaxChunkSize));
+            }
+
+            if (ChunkMaxBytes < 1 || ChunkMaxBytes > int.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ChunkMaxBytes), ChunkMaxBytes, CheckpointMessages.Format(CheckpointMessages.OptionRange, nameof(ChunkMaxBytes), 1, int.MaxValue));
+            }
+
+            if (ChunkMaxAge <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ChunkMaxAge), ChunkMaxAge, CheckpointMessages.Format(CheckpointMessages.OptionPositive, nameof(ChunkMaxAge)));
+            }
+
+            if (Mode != CheckpointOpenMode.OpenOrCreate && Mode != CheckpointOpenMode.CreateNew && Mode != CheckpointOpenMode.OpenExisting)
+            {
+                throw new ArgumentOutOfRangeException(nameof(Mode), Mode, CheckpointMessages.Format(CheckpointMessages.OptionModeUnknown, nameof(Mode)));
+            }
+
+            if (Metadata != null)
+            {
+                foreach (KeyValuePair<string, string> pair in Metadata)
+                {
+                    if (string.IsNullOrEmpty(pair.Key) || pair.Value is null)
+                    {
+                        throw new ArgumentException(CheckpointMessages.Format(CheckpointMessages.OptionMetadataKey, nameof(Metadata)), nameof(Metadata));
+                    }
+                }
+            }
+        }
+    }
+}

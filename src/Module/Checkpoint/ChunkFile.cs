@@ -1,0 +1,229 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.Text;
+
+namespace ParallelMap.Engine.Checkpoint
+{
+    /// <summary>
+    /// The store's own chunk format (docs/checkpoint-format.md, "Chunk files"): the signature
+    /// "PMCHUNK1", an entry count, then per entry the key, the payload and a CRC-32 of both, all
+    /// lengths little-endian 32-bit.
+    /// </summary>
+    internal static class ChunkFile
+    {
+        internal static readonly byte[] Signature = Encoding.ASCII.GetBytes("PMCHUNK1");
+
+        internal const int HeaderSize = 12;
+
+        /// <summary>Writes a whole chunk to <paramref name="path"/> (which must not exist) and fsyncs it.</summary>
+        public static void Write(string path, IReadOnlyList<string> keys, IReadOnlyList<byte[]> payloads)
+        {
+            var word = new byte[4];
+            using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                fs.Write(Signature, 0, Signature.Length);
+                PutInt(word, keys.Count);
+                fs.Write(word, 0, 4);
+                for (int i = 0; i < keys.Count; i++)
+                {
+                    byte[] key = DurableIo.StrictUtf8.GetBytes(keys[i]);
+                    byte[] payload = payloads[i];
+                    PutInt(word, key.Length);
+                    uint crc = Crc32.Compute(word, 0, 4);
+                    fs.Write(word, 0, 4);
+                    crc = Crc32.Append(crc, key, 0, key.Length);
+                    fs.Write(key, 0, key.Length);
+                    PutInt(word, payload.Length);
+                    crc = Crc32.Append(crc, word, 0, 4);
+                    fs.Write(word, 0, 4);
+                    crc = Crc32.Append(crc, payload, 0, payload.Length);
+                    fs.Write(payload, 0, payload.Length);
+                    PutInt(word, unchecked((int)crc));
+                    fs.Write(word, 0, 4);
+                }
+
+                DurableIo.SyncFile(fs);
+            }
+        }
+
+        internal static void PutInt(byte[] b, int v)
+        {
+            b[0] = (byte)v;
+            b[1] = (byte)(v >> 8);
+            b[2] = (byte)(v >> 16);
+            b[3] = (byte)(v >> 24);
+        }
+
+        internal static int GetInt(byte[] b, int at) => b[at] | b[at + 1] << 8 | b[at + 2] << 16 | b[at + 3] << 24;
+    }
+
+    /// <summary>Reads a chunk file entry by entry, checking each entry it returns; never more than one payload in memory.</summary>
+    internal sealed class ChunkReader : IDisposable
+    {
+        private readonly FileStream file;
+
+        private readonly byte[] word = new byte[8];
+
+        private readonly long length;
+
+        private ChunkReader(string path, FileStream file)
+        {
+            Path = path;
+            this.file = file;
+            length = file.Length;
+        }
+
+        public string Path { get; }
+
+        /// <summary>Entries in the chunk, from its header.</summary>
+        public int Count { get; private set; }
+
+        /// <summary>The index of the next entry.</summary>
+        public int Position { get; private set; }
+
+        public static ChunkReader Open(string path)
+        {
+            FileStream fs;
+            try
+            {
+                fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
+            }
+            catch (FileNotFoundException)
+            {
+                throw CheckpointException.Corrupt(path, 0, CheckpointMessages.Format(CheckpointMessages.ChunkMissing, path));
+            }
+
+            var reader = new ChunkReader(path, fs);
+            try
+            {
+                var header = new byte[ChunkFile.HeaderSize];
+                if (!reader.TryReadExactly(header, 0, header.Length))
+                {
+                    throw reader.Damage(0, CheckpointMessages.ChunkTruncated);
+                }
+
+                for (int i = 0; i < ChunkFile.Signature.Length; i++)
+                {
+                    if (header[i] != ChunkFile.Signature[i])
+                    {
+                        throw reader.Damage(0, CheckpointMessages.ChunkBadMagic);
+                    }
+                }
+
+                int count = ChunkFile.GetInt(header, 8);
+                if (count < 0)
+                {
+                    throw reader.Damage(8, CheckpointMessages.ChunkBadLength);
+                }
+
+                reader.Count = count;
+                return reader;
+            }
+            catch
+            {
+                reader.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Skips the next entry without reading its payload.</summary>
+        public void Skip()
+        {
+            long at = file.Position;
+            int keyLength = ReadLength(at);
+            file.Seek(keyLength, SeekOrigin.Current);
+            int payloadLength = ReadLength(at);
+            if (file.Position + payloadLength + 4 > length)
+            {
+                throw Damage(at, CheckpointMessages.ChunkTruncated);
+            }
+
+            file.Seek(payloadLength + 4L, SeekOrigin.Current);
+            Position++;
+        }
+
+        /// <summary>Reads and checks the next entry.</summary>
+        public void Read(out string key, out byte[] payload)
+        {
+            long at = file.Position;
+            int keyLength = ReadLength(at);
+            var keyBytes = new byte[keyLength];
+            if (!TryReadExactly(keyBytes, 0, keyLength))
+            {
+                throw Damage(at, CheckpointMessages.ChunkTruncated);
+            }
+
+            int payloadLength = ReadLength(at);
+            payload = new byte[payloadLength];
+            if (!TryReadExactly(payload, 0, payloadLength) || !TryReadExactly(word, 4, 4))
+            {
+                throw Damage(at, CheckpointMessages.ChunkTruncated);
+            }
+
+            ChunkFile.PutInt(word, keyLength);
+            uint crc = Crc32.Compute(word, 0, 4);
+            crc = Crc32.Append(crc, keyBytes, 0, keyLength);
+            ChunkFile.PutInt(word, payloadLength);
+            crc = Crc32.Append(crc, word, 0, 4);
+            crc = Crc32.Append(crc, payload, 0, payloadLength);
+            ChunkFile.PutInt(word, unchecked((int)crc));
+            for (int i = 0; i < 4; i++)
+            {
+                if (word[i] != word[4 + i])
+                {
+                    throw Damage(at, CheckpointMessages.ChunkChecksum);
+                }
+            }
+
+            try
+            {
+                key = DurableIo.StrictUtf8.GetString(keyBytes);
+            }
+            catch (DecoderFallbackException)
+            {
+                throw Damage(at, CheckpointMessages.JournalBadUtf8);
+            }
+
+            Position++;
+        }
+
+        public void Dispose() => file.Dispose();
+
+        internal CheckpointException Damage(long offset, string problem)
+            => CheckpointException.Corrupt(Path, offset, CheckpointMessages.Format(CheckpointMessages.ChunkDamaged, Path, offset, problem));
+
+        private int ReadLength(long entryOffset)
+        {
+            if (!TryReadExactly(word, 0, 4))
+            {
+                throw Damage(entryOffset, CheckpointMessages.ChunkTruncated);
+            }
+
+            int n = ChunkFile.GetInt(word, 0);
+            if (n < 0 || file.Position + n > length)
+            {
+                throw Damage(entryOffset, CheckpointMessages.ChunkBadLength);
+            }
+
+            return n;
+        }
+
+        private bool TryReadExactly(byte[] target, int offset, int count)
+        {
+            while (count > 0)
+            {
+                int got = file.Read(target, offset, count);
+                if (got <= 0)
+                {
+                    return false;
+                }
+
+                offset += got;
+                count -= got;
+            }
+
+            return true;
+        }
+    }
+}
