@@ -35,6 +35,16 @@ namespace ParallelMap.Engine
             Volatile.Write(ref _avgTicksX16, Math.Max(1, next));
         }
 
+        /// <summary>The average item time in Stopwatch ticks, or long.MaxValue before any sample (unknown counts as slow).</summary>
+        internal long AverageTicks
+        {
+            get
+            {
+                long avg = Volatile.Read(ref _avgTicksX16);
+                return avg == 0 ? long.MaxValue : avg / 16;
+            }
+        }
+
         internal int Current
         {
             get

@@ -92,6 +92,9 @@ namespace ParallelMap.Engine
         private readonly Backoff _backoff;
         private readonly RateEstimator _rate = new RateEstimator();
         private readonly long _flushTicks = Stopwatch.Frequency / 1000;
+
+        /// <summary>Below this average item time (20 µs) a busy worker is back before a parked one would wake.</summary>
+        private readonly long _fastItemTicks = Stopwatch.Frequency / 50_000;
         private readonly int _reorderWindow;
         private readonly CancellationTokenRegistration _cancelRegistration;
 
@@ -145,6 +148,7 @@ namespace ParallelMap.Engine
         private long _submitted;
 
         private bool _inputCompleted;   // (lock)
+        private bool _inputCompletedByCaller; // (caller thread) the same, readable without the lock
         private bool _stopping;         // (lock); read racily as a hint elsewhere
         private StopReason _stopReason; // (lock)
         private Exception? _fault;      // (lock)
@@ -153,8 +157,9 @@ namespace ParallelMap.Engine
         private int _disposed;
         private Thread? _watchdog;
 
-        private long _completed, _succeeded, _failed, _timedOut, _cancelled, _notRun, _retries;
-        private int _running;
+        /// <summary>Final outcomes by status, counted as they enter the outbox (lock).</summary>
+        private long _completed, _succeeded, _failed, _timedOut, _cancelled, _notRun;
+        private long _retries;          // (interlocked)
 
         internal ParallelEngine(EngineOptions options, Func<int, Worker<TIn, TOut>> factory, IEngineSink<TIn, TOut> sink, CancellationToken token)
         {
@@ -212,20 +217,19 @@ namespace ParallelMap.Engine
         public void Submit(TIn input)
         {
             CheckCaller();
-            DeliverReady();
-            Exception? fault;
-            lock (_lock)
+            if (_inputCompletedByCaller) throw new InvalidOperationException(Messages.InputCompleted);
+            Exception? fault = Volatile.Read(ref _fault);
+            if (fault is not null)
             {
-                if (_inputCompleted) throw new InvalidOperationException(Messages.InputCompleted);
-                fault = _fault;
+                DeliverReady();
+                throw fault;
             }
 
-            if (fault is not null) throw fault;
-
+            if (_undelivered is not null) DeliverReady();
             long seq = _submitted;
             var entry = new WorkEntry(seq, input);
-            bool started = false;
-            while (!started)
+            List<object>? ready = null;
+            while (true)
             {
                 if (_window is not null && seq - _nextToDeliver >= _reorderWindow)
                 {
@@ -241,23 +245,24 @@ namespace ParallelMap.Engine
                     if (_stopping)
                     {
                         Volatile.Write(ref _submitted, seq + 1);
-                        Interlocked.Increment(ref _completed);
-                        Interlocked.Increment(ref _notRun);
-                        _outbox.Add(MakeOutcome(entry, ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0));
-                        started = true;
+                        AddToOutboxLocked(MakeOutcome(entry, ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0));
+                        ready = TakeOutboxLocked();
+                        break;
                     }
-                    else if (_input.Count < _options.InputCapacity)
+
+                    if (_input.Count < _options.InputCapacity)
                     {
                         _input.Enqueue(entry);
                         Volatile.Write(ref _submitted, seq + 1);
                         WakeOrSpawnLocked();
-                        started = true;
+
+                        // Collect what is ready in the same acquisition: output streams while input arrives.
+                        if (_outbox.Count > 0) ready = TakeOutboxLocked();
+                        break;
                     }
-                    else
-                    {
-                        waited = true;
-                        WaitLocked(_options.IdleCallbackInterval);
-                    }
+
+                    waited = true;
+                    WaitLocked(_options.IdleCallbackInterval);
                 }
                 finally
                 {
@@ -271,7 +276,7 @@ namespace ParallelMap.Engine
                 }
             }
 
-            DeliverReady();
+            if (ready is not null) Deliver(ready);
         }
 
         /// <summary>Delivers whatever outcomes and records are ready, without blocking.</summary>
@@ -285,6 +290,7 @@ namespace ParallelMap.Engine
         public void Complete()
         {
             CheckCaller();
+            _inputCompletedByCaller = true;
             lock (_lock)
             {
                 if (_inputCompleted) return;
@@ -365,19 +371,31 @@ namespace ParallelMap.Engine
         public EngineProgress GetProgress()
         {
             long submitted = Volatile.Read(ref _submitted);
-            long completed = Interlocked.Read(ref _completed);
+            long completed, succeeded, failed, timedOut, cancelled, notRun;
             bool inputCompleted;
-            int workers;
+            int workers, running = 0;
             lock (_lock)
             {
+                // Take what workers buffered, so the counts are current.
+                CollectPendingLocked();
+                completed = _completed;
+                succeeded = _succeeded;
+                failed = _failed;
+                timedOut = _timedOut;
+                cancelled = _cancelled;
+                notRun = _notRun;
                 inputCompleted = _inputCompleted;
                 workers = _live.Count;
+                foreach (var slot in _live)
+                {
+                    if (Volatile.Read(ref slot.Current) is not null) running++;
+                }
             }
 
             TimeSpan elapsed = _clock.Elapsed;
             double rate = _rate.Sample(elapsed.TotalSeconds, completed);
             long? total = inputCompleted ? submitted : _options.TotalHint is long hint ? Math.Max(hint, submitted) : (long?)null;
-            return new EngineProgress(submitted, completed, Interlocked.Read(ref _succeeded), Interlocked.Read(ref _failed), Interlocked.Read(ref _timedOut), Interlocked.Read(ref _cancelled), Interlocked.Read(ref _notRun), Volatile.Read(ref _running), Interlocked.Read(ref _retries), workers, elapsed, rate, total, inputCompleted);
+            return new EngineProgress(submitted, completed, succeeded, failed, timedOut, cancelled, notRun, running, Interlocked.Read(ref _retries), workers, elapsed, rate, total, inputCompleted);
         }
 
         /// <summary>
@@ -390,7 +408,11 @@ namespace ParallelMap.Engine
             if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
             _cancelRegistration.Dispose();
             bool finished;
-            lock (_lock) finished = _inputCompleted && _input.Count == 0 && _delayed.Count == 0 && Interlocked.Read(ref _completed) == _submitted;
+            lock (_lock)
+            {
+                CollectPendingLocked();
+                finished = _inputCompleted && _input.Count == 0 && _delayed.Count == 0 && _completed == _submitted;
+            }
             if (!finished) StopCore(StopReason.Requested);
             lock (_lock)
             {
@@ -428,17 +450,11 @@ namespace ParallelMap.Engine
         {
             // A worker buffers finished outcomes while it goes on with its batch; take them now
             // rather than sleep while they wait behind a long item.
-            foreach (var slot in _threads)
-            {
-                lock (slot.Sync)
-                {
-                    if (slot.Pending.Count == 0) continue;
-                    _outbox.AddRange(slot.Pending);
-                    slot.Pending.Clear();
-                }
-            }
-
+            CollectPendingLocked();
             if (_outbox.Count > 0) return;
+
+            // Wakes deferred because items looked fast must not outlive the caller's attention.
+            if (_input.Count > 0) _workerWait.WakeAll(_lock);
             _callerWait.Enter(_lock);
             Monitor.Exit(_lock);
             bool signaled = false;
@@ -475,39 +491,58 @@ namespace ParallelMap.Engine
         {
             while (true)
             {
-                List<object>? batch = _undelivered;
-                if (batch is null)
+                if (_undelivered is not null)
                 {
-                    lock (_lock)
-                    {
-                        if (_outbox.Count == 0) return;
-                        batch = _outbox;
-                        _outbox = _spareOutbox ?? new List<object>();
-                        _spareOutbox = null;
-                        _roomWait.WakeAll(_lock);
-                    }
-
-                    _undelivered = batch;
-                    _undeliveredIndex = 0;
+                    Deliver(_undelivered);
+                    continue;
                 }
 
-                while (_undeliveredIndex < batch.Count)
+                List<object> batch;
+                lock (_lock)
                 {
-                    object o = batch[_undeliveredIndex++];
-                    if (o is ItemOutcome<TIn, TOut> outcome)
-                    {
-                        DeliverOutcome(outcome);
-                    }
-                    else
-                    {
-                        _sink.OnRecord((WorkerRecord<TIn>)o);
-                    }
+                    if (_outbox.Count == 0) return;
+                    batch = TakeOutboxLocked();
                 }
 
-                batch.Clear();
-                _undelivered = null;
-                _spareOutbox = batch;
+                Deliver(batch);
             }
+        }
+
+        /// <summary>Swaps the outbox for an empty list (lock held) and frees workers waiting for room.</summary>
+        private List<object> TakeOutboxLocked()
+        {
+            List<object> batch = _outbox;
+            _outbox = _spareOutbox ?? new List<object>();
+            _spareOutbox = null;
+            _roomWait.WakeAll(_lock);
+            return batch;
+        }
+
+        /// <summary>Delivers a taken outbox; if the sink throws, the rest is kept for the next delivery.</summary>
+        private void Deliver(List<object> batch)
+        {
+            if (!ReferenceEquals(_undelivered, batch))
+            {
+                _undelivered = batch;
+                _undeliveredIndex = 0;
+            }
+
+            while (_undeliveredIndex < batch.Count)
+            {
+                object o = batch[_undeliveredIndex++];
+                if (o is ItemOutcome<TIn, TOut> outcome)
+                {
+                    DeliverOutcome(outcome);
+                }
+                else
+                {
+                    _sink.OnRecord((WorkerRecord<TIn>)o);
+                }
+            }
+
+            batch.Clear();
+            _undelivered = null;
+            _spareOutbox = batch;
         }
 
         private void DeliverOutcome(ItemOutcome<TIn, TOut> outcome)
@@ -542,7 +577,7 @@ namespace ParallelMap.Engine
             if (_stopping || _input.Count == 0) return;
             if (_workerWait.HasSleepers)
             {
-                _workerWait.WakeOne(_lock);
+                if (!DeferWakeLocked()) _workerWait.WakeOne(_lock);
                 return;
             }
 
@@ -552,6 +587,18 @@ namespace ParallelMap.Engine
             {
                 SpawnLocked();
             }
+        }
+
+        /// <summary>
+        /// True when waking a parked worker for queued items would cost more than it saves: items
+        /// take a few microseconds, a worker is busy and will be back for them sooner than a parked
+        /// thread wakes (a kernel call each time), and the queue is not filling up. The caller wakes
+        /// everyone before it sleeps, and <see cref="Complete"/> does too, so nothing waits on this.
+        /// </summary>
+        private bool DeferWakeLocked()
+        {
+            int busy = _live.Count - _workersBeginning - _workerWait.Waiting;
+            return busy > 0 && _sizer.AverageTicks < _fastItemTicks && _input.Count < Math.Max(2, _options.InputCapacity / 2);
         }
 
         private void SpawnLocked()
@@ -713,7 +760,7 @@ namespace ParallelMap.Engine
 
                             for (int i = 1; i < n; i++) slot.Local.Enqueue(_input.Dequeue());
                             _callerWait.WakeOne(_lock);
-                            if (_input.Count > 0) _workerWait.WakeOne(_lock);
+                            if (_input.Count > 0 && !DeferWakeLocked()) _workerWait.WakeOne(_lock);
                             return StartLocked(slot, first);
                         }
                     }
@@ -747,7 +794,6 @@ namespace ParallelMap.Engine
             slot.Current = e;
             slot.CurrentAttempt = e.Attempts;
             slot.CurrentStart = Stopwatch.GetTimestamp();
-            Interlocked.Increment(ref _running);
             return e;
         }
 
@@ -758,10 +804,9 @@ namespace ParallelMap.Engine
         {
             Worker<TIn, TOut> worker = slot.Worker!;
             ItemContext<TOut> context = slot.Context;
-            while (true)
+            WorkEntry? e = TakeNext(slot);
+            while (e is not null)
             {
-                WorkEntry? e = TakeNext(slot);
-                if (e is null) return;
                 int attempt = e.Attempts;
                 context.Reset(e.Sequence, attempt);
                 long t0 = slot.CurrentStart;
@@ -778,23 +823,38 @@ namespace ParallelMap.Engine
                 long ticks = Stopwatch.GetTimestamp() - t0;
                 error ??= context.FailedWith;
                 IReadOnlyList<TOut> outputs = context.TakeOutputs();
-                lock (slot.Sync) slot.Current = null;
-                if (TryClaim(e, attempt))
+                WorkEntry? next = null;
+                bool claimed;
+                bool flush = false;
+
+                // Finishing this item and starting the next share one acquisition of the slot lock:
+                // for small items that lock is most of the engine's per-item cost.
+                lock (slot.Sync)
                 {
-                    Interlocked.Decrement(ref _running);
-                    _sizer.Observe(ticks);
-                    TimeSpan duration = TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency);
-                    if (error is null)
+                    slot.Current = null;
+                    claimed = TryClaim(e, attempt);
+                    if (claimed && error is null)
                     {
-                        Finish(slot, MakeOutcome(e, ItemStatus.Succeeded, null, outputs, duration, slot.Id));
+                        if (slot.Pending.Count == 0) slot.PendingSince = t0 + ticks;
+                        slot.Pending.Add(MakeOutcome(e, ItemStatus.Succeeded, null, outputs, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id));
+                        flush = _callerWait.HasSleepers || slot.Pending.Count >= WorkerFlushCount || t0 + ticks - slot.PendingSince >= _flushTicks || IsStoppingRacy;
                     }
-                    else
+
+                    if (!flush && claimed && error is null && !slot.Aborted && slot.Local.Count > 0)
                     {
-                        FailAttempt(slot, e, ItemStatus.Failed, error, duration, slot.Id);
+                        next = StartLocked(slot, slot.Local.Dequeue());
                     }
                 }
 
+                if (claimed)
+                {
+                    _sizer.Observe(ticks);
+                    if (error is not null) FailAttempt(slot, e, ItemStatus.Failed, error, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id);
+                }
+
+                if (flush) FlushPending(slot, mayWait: true);
                 if (slot.Aborted) return;
+                e = next ?? TakeNext(slot);
             }
         }
 
@@ -833,8 +893,7 @@ namespace ParallelMap.Engine
             {
                 lock (_lock)
                 {
-                    CountFinal(outcome.Status);
-                    _outbox.Add(outcome);
+                    AddToOutboxLocked(outcome);
                     _callerWait.WakeOne(_lock);
                 }
             }
@@ -845,7 +904,6 @@ namespace ParallelMap.Engine
         /// <summary>Buffers an outcome on the worker; publishes now if the caller waits or enough piled up.</summary>
         private void Finish(WorkerSlot<TIn, TOut> slot, ItemOutcome<TIn, TOut> outcome)
         {
-            CountFinal(outcome.Status);
             int count;
             lock (slot.Sync)
             {
@@ -859,19 +917,6 @@ namespace ParallelMap.Engine
             if (outcome.Status != ItemStatus.Succeeded || _callerWait.HasSleepers || count >= WorkerFlushCount || Stopwatch.GetTimestamp() - slot.PendingSince >= _flushTicks || IsStoppingRacy)
             {
                 FlushPending(slot, mayWait: true);
-            }
-        }
-
-        private void CountFinal(ItemStatus status)
-        {
-            Interlocked.Increment(ref _completed);
-            switch (status)
-            {
-                case ItemStatus.Succeeded: Interlocked.Increment(ref _succeeded); break;
-                case ItemStatus.Failed: Interlocked.Increment(ref _failed); break;
-                case ItemStatus.TimedOut: Interlocked.Increment(ref _failed); Interlocked.Increment(ref _timedOut); break;
-                case ItemStatus.Cancelled: Interlocked.Increment(ref _cancelled); break;
-                case ItemStatus.NotRun: Interlocked.Increment(ref _notRun); break;
             }
         }
 
@@ -909,14 +954,44 @@ namespace ParallelMap.Engine
                 return false;
             }
 
-            lock (slot.Sync)
-            {
-                _outbox.AddRange(slot.Pending);
-                slot.Pending.Clear();
-            }
-
+            lock (slot.Sync) MovePendingLocked(slot);
             _callerWait.WakeOne(_lock);
             return true;
+        }
+
+        /// <summary>Moves every worker's buffered outcomes to the outbox (lock held).</summary>
+        private void CollectPendingLocked()
+        {
+            foreach (var slot in _threads)
+            {
+                lock (slot.Sync) MovePendingLocked(slot);
+            }
+        }
+
+        /// <summary>Moves one worker's buffered outcomes to the outbox (engine lock and slot lock held).</summary>
+        private void MovePendingLocked(WorkerSlot<TIn, TOut> slot)
+        {
+            foreach (object o in slot.Pending) AddToOutboxLocked(o);
+            slot.Pending.Clear();
+        }
+
+        /// <summary>Adds an outcome or record to the outbox, counting final outcomes (lock held).</summary>
+        private void AddToOutboxLocked(object o)
+        {
+            if (o is ItemOutcome<TIn, TOut> outcome)
+            {
+                _completed++;
+                switch (outcome.Status)
+                {
+                    case ItemStatus.Succeeded: _succeeded++; break;
+                    case ItemStatus.Failed: _failed++; break;
+                    case ItemStatus.TimedOut: _failed++; _timedOut++; break;
+                    case ItemStatus.Cancelled: _cancelled++; break;
+                    case ItemStatus.NotRun: _notRun++; break;
+                }
+            }
+
+            _outbox.Add(o);
         }
 
         private void WaitForRoomLocked()
@@ -955,7 +1030,7 @@ namespace ParallelMap.Engine
                     }
                 }
 
-                _outbox.Add(record);
+                AddToOutboxLocked(record);
                 _callerWait.WakeOne(_lock);
             }
             finally
@@ -996,9 +1071,7 @@ namespace ParallelMap.Engine
                     // It ran and failed; its retry will not happen.
                     Exception last = e.PreviousErrors![e.PreviousErrors.Count - 1];
                     e.PreviousErrors.RemoveAt(e.PreviousErrors.Count - 1);
-                    var o = MakeOutcome(e, ItemStatus.Failed, last, Array.Empty<TOut>(), TimeSpan.Zero, 0);
-                    CountFinal(o.Status);
-                    _outbox.Add(o);
+                    AddToOutboxLocked(MakeOutcome(e, ItemStatus.Failed, last, Array.Empty<TOut>(), TimeSpan.Zero, 0));
                 }
 
                 _delayed.Clear();
@@ -1021,10 +1094,7 @@ namespace ParallelMap.Engine
 
                 if (current is not null && TryClaim(current, attempt))
                 {
-                    Interlocked.Decrement(ref _running);
-                    var o = MakeOutcome(current, ItemStatus.Cancelled, new OperationCanceledException(Messages.ItemCancelled), Array.Empty<TOut>(), TimeSpan.Zero, slot.Id);
-                    CountFinal(o.Status);
-                    cancelled.Add(o);
+                    cancelled.Add(MakeOutcome(current, ItemStatus.Cancelled, new OperationCanceledException(Messages.ItemCancelled), Array.Empty<TOut>(), TimeSpan.Zero, slot.Id));
                     AbortWorker(slot);
                 }
             }
@@ -1033,16 +1103,7 @@ namespace ParallelMap.Engine
             {
                 foreach (object o in cancelled)
                 {
-                    if (o is WorkEntry e)
-                    {
-                        var notRun = MakeOutcome(e, ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0);
-                        CountFinal(notRun.Status);
-                        _outbox.Add(notRun);
-                    }
-                    else
-                    {
-                        _outbox.Add(o);
-                    }
+                    AddToOutboxLocked(o is WorkEntry e ? MakeOutcome(e, ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0) : o);
                 }
 
                 _workerWait.WakeAll(_lock);
@@ -1058,9 +1119,7 @@ namespace ParallelMap.Engine
         {
             while (queue.Count > 0)
             {
-                var o = MakeOutcome(queue.Dequeue(), ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0);
-                CountFinal(o.Status);
-                _outbox.Add(o);
+                AddToOutboxLocked(MakeOutcome(queue.Dequeue(), ItemStatus.NotRun, null, Array.Empty<TOut>(), TimeSpan.Zero, 0));
             }
         }
 
@@ -1131,7 +1190,6 @@ namespace ParallelMap.Engine
                     }
                 }
 
-                Interlocked.Decrement(ref _running);
                 lock (_lock)
                 {
                     _live.Remove(slot);

@@ -20,6 +20,9 @@ namespace ParallelMap.Engine
         /// <summary>Wakes issued and not yet consumed by a leaving waiter (guarded by the engine lock).</summary>
         private int _woken;
 
+        /// <summary>Threads registered (call under the engine lock).</summary>
+        internal int Waiting => _waiting;
+
         /// <summary>True when some waiter has not been woken yet; a racy read is fine as a hint.</summary>
         internal bool HasSleepers => Volatile.Read(ref _waiting) > Volatile.Read(ref _woken);
 
