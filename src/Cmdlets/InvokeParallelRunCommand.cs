@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using ParallelMap.Engine;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>The summary Invoke-ParallelRun -PassThru returns.</summary>
+    public sealed class ParallelRunSummary
+    {
+        internal ParallelRunSummary(long total, long succeeded, long failed, long notRun, TimeSpan elapsed)
+        {
+            Total = total;
+            Succeeded = succeeded;
+            Failed = failed;
+            NotRun = notRun;
+            Elapsed = elapsed;
+        }
+
+        /// <summary>Script blocks or items run.</summary>
+        public long Total { get; }
+
+        /// <summary>Those that succeeded.</summary>
+        public long Succeeded { get; }
+
+        /// <summary>Those that failed or timed out.</summary>
+        public long Failed { get; }
+
+        /// <summary>Those that did not run to the end because the run stopped early.</summary>
+        public long NotRun { get; }
+
+        /// <summary>Wall time of the run.</summary>
+        public TimeSpan Elapsed { get; }
+    }
+
+    /// <summary>
+    /// <para type="synopsis">Runs several script blocks at once, or one script block per pipeline item, for their side effects.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Invoke, "ParallelRun")]
+    [OutputType(typeof(ParallelRunSummary))]
+    public sealed class InvokeParallelRunCommand : ParallelCommandBase
+    {
+        private readonly Stopwatch _clock = new Stopwatch();
+        private long _succeeded;
+        private long _failed;
+        private long _notRun;
+        private long _total;
+        private bool _blocksMode;
+
+        /// <summary>The script blocks: several run once each; one runs for each pipeline item.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public ScriptBlock[] ScriptBlock { get; set; } = null!;
+
+        /// <summary>The items, usually from the pipeline; each runs the script block once.</summary>
+        [Parameter(ValueFromPipeline = true)]
+        public PSObject? InputObject { get; set; }
+
+        /// <summary>Return a summary (succeeded, failed, elapsed) at the end.</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        private protected override ScriptBlock ItemScriptBlock => ScriptBlock[0];
+
+        private protected override string PrepareItemScript(Dictionary<string, object?> usingValues)
+        {
+            bool hasInput = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(InputObject));
+            if (hasInput && ScriptBlock.Length > 1)
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.SeveralBlocksWithInput), Strings.SeveralBlocksWithInputId, ErrorCategory.InvalidArgument, ScriptBlock));
+            }
+
+            if (hasInput) return base.PrepareItemScript(usingValues);
+
+            // Several script blocks: each becomes a function of every runspace, and the items are
+            // their numbers, so each block is parsed once per runspace and runs in its own scope.
+            _blocksMode = true;
+            _blocks = new List<string>();
+            foreach (ScriptBlock sb in ScriptBlock)
+            {
+                if (sb is null || string.IsNullOrWhiteSpace(sb.ToString()))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
+                }
+
+                _blocks.Add(ScriptPreparer.RewriteUsing(sb, SessionState, usingValues));
+            }
+
+            return ScriptPreparer.WrapAsProcess("& ('__pmBlock' + $_)");
+        }
+
+        private List<string>? _blocks;
+
+        /// <summary>Starts the clock and the runspace setup.</summary>
+        protected override void BeginProcessing()
+        {
+            _clock.Start();
+            base.BeginProcessing();
+        }
+
+        private protected override void AddToSession(InitialSessionState iss)
+        {
+            if (_blocks is null) return;
+            for (int i = 0; i < _blocks.Count; i++)
+            {
+                iss.Commands.Add(new SessionStateFunctionEntry("__pmBlock" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), _blocks[i]));
+            }
+        }
+
+        /// <summary>Runs the script block for the item.</summary>
+        protected override void ProcessRecord()
+        {
+            if (_blocksMode) return;
+            if (!MyInvocation.ExpectingInput && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject))) return;
+            SubmitItem(InputObject);
+        }
+
+        /// <summary>Runs the script blocks (several-blocks form), waits for everything, and returns the summary if asked.</summary>
+        protected override void EndProcessing()
+        {
+            if (_blocksMode)
+            {
+                for (int i = 0; i < ScriptBlock.Length; i++) SubmitItem(i);
+            }
+
+            FinishRun();
+            if (PassThru) WriteObject(new ParallelRunSummary(_total, _succeeded, _failed, _notRun, _clock.Elapsed));
+        }
+
+        private protected override void OnItemOutcome(ItemOutcome<object?, object?> outcome)
+        {
+            _total++;
+            switch (outcome.Status)
+            {
+                case ItemStatus.Succeeded: _succeeded++; break;
+                case ItemStatus.Failed:
+                case ItemStatus.TimedOut: _failed++; break;
+                default: _notRun++; break;
+            }
+
+            base.OnItemOutcome(outcome);
+        }
+
+        /// <summary>Side effects only: outputs are discarded.</summary>
+        private protected override void WriteOutputs(ItemOutcome<object?, object?> outcome)
+        {
+        }
+
+        private protected override void WriteEndOutput(object? value)
+        {
+        }
+    }
+}

@@ -1,0 +1,462 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using ParallelMap.Engine;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// What Invoke-ParallelMap, Invoke-ParallelRun and Start-ResumableBatch share: the parameters
+    /// of a parallel run, the runspace setup, the engine, and the translation of outcomes and
+    /// worker records into writes, which all happen on the pipeline thread.
+    /// </summary>
+    public abstract class ParallelCommandBase : PSCmdlet, IDisposable, IEngineSink<object?, object?>
+    {
+        private static readonly HashSet<string> ReservedNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "_", "PSItem", "args", "input", "this", "true", "false", "null", "Error", "Host", "PID", "PSVersionTable",
+            "HOME", "PSHOME", "ExecutionContext", "MyInvocation", "PSBoundParameters", "PSCmdlet", "PSScriptRoot",
+            "PSCommandPath", "Matches", "LASTEXITCODE", "ShellId", "StackTrace", "Event", "EventArgs", "EventSubscriber",
+            "Sender", "ForEach", "NestedPromptLevel", "PSDebugContext", "PSSenderInfo", "Profile", "PWD", "IsLinux",
+            "IsMacOS", "IsWindows", "IsCoreCLR", "ConsoleFileName", "EnabledExperimentalFeatures", "PSCulture", "PSUICulture",
+            "PSEdition", "Switch", "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference",
+            "InformationPreference", "ProgressPreference", "ConfirmPreference", "WhatIfPreference",
+        };
+
+        private readonly object _disposeLock = new object();
+        private ParallelEngine<object?, object?>? _engine;
+        private DateTime _lastProgress = DateTime.MinValue;
+        private bool _progressShown;
+        private bool _disposed;
+        private bool _stopping;
+        private int _progressId;
+
+        /// <summary>Runs once in each runspace before its first item; what it defines is visible to every item that runspace runs.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock? InitializationScript { get; set; }
+
+        /// <summary>Runs once in each runspace at the end, also after errors and Ctrl-C.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock? CleanupScript { get; set; }
+
+        /// <summary>How many runspaces run at once. Default: the processor count.</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
+
+        /// <summary>Variables defined in every runspace; the values are shared by reference, never copied.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Hashtable? Variable { get; set; }
+
+        /// <summary>Functions of the calling session to define in every runspace.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Function { get; set; }
+
+        /// <summary>Modules (names or paths) imported once in every runspace.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Module { get; set; }
+
+        /// <summary>The most seconds one attempt of one item may run; its runspace is then stopped and replaced.</summary>
+        [Parameter]
+        [ValidateRange(0.001, 2147483.0)]
+        public double TimeoutSeconds { get; set; }
+
+        /// <summary>How many times a failed item is tried again.</summary>
+        [Parameter]
+        [ValidateRange(0, 1000)]
+        public int RetryCount { get; set; }
+
+        /// <summary>The delay before the first retry, in seconds; it doubles each attempt, with jitter.</summary>
+        [Parameter]
+        [ValidateRange(0.0, 3600.0)]
+        public double RetryDelaySeconds { get; set; } = 1;
+
+        /// <summary>Also retry items that timed out.</summary>
+        [Parameter]
+        public SwitchParameter RetryTimedOut { get; set; }
+
+        /// <summary>Items handed to a runspace at once; 0 (default) sizes batches automatically.</summary>
+        [Parameter]
+        [ValidateRange(0, 100000)]
+        public int BatchSize { get; set; }
+
+        /// <summary>The number of items expected, so that progress shows an ETA while input still streams.</summary>
+        [Parameter]
+        [ValidateRange(0L, long.MaxValue)]
+        public long TotalCount { get; set; } = -1;
+
+        /// <summary>The name the progress bar shows.</summary>
+        protected virtual string ProgressActivity => MyInvocation.MyCommand.Name;
+
+        /// <summary>The engine, once BeginProcessing created it.</summary>
+        private protected ParallelEngine<object?, object?> Engine => _engine ?? throw new InvalidOperationException();
+
+        /// <summary>The script that runs per item, as the derived cmdlet defines it.</summary>
+        private protected abstract ScriptBlock ItemScriptBlock { get; }
+
+        /// <summary>True to keep input order.</summary>
+        private protected virtual bool KeepOrder => false;
+
+        /// <summary>
+        /// Builds the runspace setup (variables, functions, modules, preferences, <c>$using:</c>)
+        /// and the engine. Every bad argument fails here, before any item runs.
+        /// </summary>
+        protected override void BeginProcessing()
+        {
+            try
+            {
+                var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+                string itemScript = PrepareItemScript(usingValues);
+                string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues);
+                string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues);
+                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup);
+                var options = BuildOptions();
+                _progressId = Math.Abs(GetHashCode() % 100000) + 1;
+                _engine = ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
+            }
+            catch (CommandErrorException e)
+            {
+                ThrowTerminatingError(e.Record);
+            }
+        }
+
+        /// <summary>The per-item script text; derived cmdlets may prepare other scripts too.</summary>
+        private protected virtual string PrepareItemScript(Dictionary<string, object?> usingValues)
+        {
+            ScriptBlock sb = ItemScriptBlock;
+            if (string.IsNullOrWhiteSpace(sb.ToString()))
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
+            }
+
+            return ScriptPreparer.Prepare(sb, SessionState, usingValues).ItemScript;
+        }
+
+        /// <summary>Lets a derived cmdlet add its own entries to the runspace template.</summary>
+        private protected virtual void AddToSession(InitialSessionState iss)
+        {
+        }
+
+        private protected virtual EngineOptions BuildOptions()
+        {
+            var o = new EngineOptions
+            {
+                ThrottleLimit = ThrottleLimit,
+                Ordered = KeepOrder,
+                BatchSize = BatchSize,
+                MaxRetries = RetryCount,
+                RetryTimedOut = RetryTimedOut,
+                RetryDelay = TimeSpan.FromSeconds(RetryDelaySeconds),
+
+                // PowerShell's own pipeline threads get 10 MB: deep recursion in scripts needs it.
+                WorkerStackSize = 10 * 1024 * 1024,
+                ThreadNamePrefix = "ParallelMap runspace",
+                ErrorPolicy = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue) == ActionPreference.Stop ? ErrorPolicy.Stop : ErrorPolicy.Continue,
+            };
+            if (TimeoutSeconds > 0) o.ItemTimeout = TimeSpan.FromSeconds(TimeoutSeconds);
+            if (TotalCount >= 0) o.TotalHint = TotalCount;
+            return o;
+        }
+
+        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues)
+        {
+            InitialSessionState iss = InitialSessionState.CreateDefault2();
+            foreach (var pair in usingValues)
+            {
+                iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
+            }
+
+            if (Variable is not null)
+            {
+                foreach (DictionaryEntry entry in Variable)
+                {
+                    string name = entry.Key?.ToString() ?? string.Empty;
+                    if (name.Length == 0 || ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
+                    {
+                        throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
+                    }
+
+                    // The entry holds the object itself: every runspace sees the same instance.
+                    iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
+                }
+            }
+
+            foreach (string name in Function ?? Array.Empty<string>())
+            {
+                var fn = InvokeCommand.GetCommand(name, CommandTypes.Function | CommandTypes.Filter) as FunctionInfo;
+                if (fn is null)
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.FunctionNotFound, name)), Strings.FunctionNotFoundId, ErrorCategory.ObjectNotFound, name));
+                }
+
+                iss.Commands.Add(new SessionStateFunctionEntry(fn.Name, fn.Definition));
+            }
+
+            var modules = new List<string>();
+            foreach (string name in Module ?? Array.Empty<string>())
+            {
+                modules.Add(ResolveModule(name));
+            }
+
+            if (modules.Count > 0) iss.ImportPSModule(modules.ToArray());
+            AddPreference(iss, "ErrorActionPreference", EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue));
+            AddPreference(iss, "WarningPreference", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue));
+            AddPreference(iss, "InformationPreference", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue));
+            AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
+            AddPreference(iss, "DebugPreference", SwitchPreference("Debug", "DebugPreference"));
+            AddPreference(iss, "ProgressPreference", EffectivePreference("ProgressAction", "ProgressPreference", ActionPreference.Continue));
+            AddToSession(iss);
+            iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
+            return iss;
+        }
+
+        /// <summary>A module path stays a path (made absolute); a name must be known to Get-Module.</summary>
+        private string ResolveModule(string name)
+        {
+            string candidate = name;
+            try
+            {
+                candidate = SessionState.Path.GetUnresolvedProviderPathFromPSPath(name);
+            }
+            catch (Exception)
+            {
+                // Not a path; treated as a module name below.
+            }
+
+            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
+            var found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n) | Select-Object -First 1", true, PipelineResultTypes.Output, null, name);
+            if (found.Count == 0 || found[0] is null)
+            {
+                throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.ModuleNotFound, name)), Strings.ModuleNotFoundId, ErrorCategory.ObjectNotFound, name));
+            }
+
+            // A module loaded in the caller from a path is imported by that path.
+            string? path = (found[0].BaseObject as PSModuleInfo)?.Path;
+            return path is not null && File.Exists(path) && !name.Equals(Path.GetFileNameWithoutExtension(path), StringComparison.OrdinalIgnoreCase) ? path : name;
+        }
+
+        private static void AddPreference(InitialSessionState iss, string name, ActionPreference value)
+        {
+            // No host answers a prompt inside a runspace: Inquire and the debugger's Break run on.
+            if (value == ActionPreference.Inquire || (int)value == 6) value = ActionPreference.Continue;
+            iss.Variables.Add(new SessionStateVariableEntry(name, value, string.Empty));
+        }
+
+        /// <summary>The caller's -XxxAction parameter if given, else its preference variable.</summary>
+        private ActionPreference EffectivePreference(string parameter, string variable, ActionPreference fallback)
+        {
+            if (MyInvocation.BoundParameters.TryGetValue(parameter, out object? bound) && bound is not null)
+            {
+                if (bound is ActionPreference ap) return ap;
+                if (LanguagePrimitives.TryConvertTo(bound, out ActionPreference converted)) return converted;
+            }
+
+            object? v = SessionState.PSVariable.GetValue(variable);
+            return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : fallback;
+        }
+
+        /// <summary>-Verbose/-Debug map to Continue (or SilentlyContinue with :$false); else the preference variable.</summary>
+        private ActionPreference SwitchPreference(string parameter, string variable)
+        {
+            if (MyInvocation.BoundParameters.TryGetValue(parameter, out object? bound) && bound is SwitchParameter sw)
+            {
+                return sw.IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
+            }
+
+            object? v = SessionState.PSVariable.GetValue(variable);
+            return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : ActionPreference.SilentlyContinue;
+        }
+
+        /// <summary>Submits one item (may block while delivering outcomes: backpressure on upstream input).</summary>
+        private protected void SubmitItem(object? item)
+        {
+            Engine.Submit(item);
+            MaybeWriteProgress();
+        }
+
+        /// <summary>Delivers every outcome, then lets the runspaces run their end and cleanup, forwarding what they write.</summary>
+        private protected void FinishRun()
+        {
+            try
+            {
+                Engine.Drain();
+            }
+            catch (WorkerFaultedException e)
+            {
+                ThrowTerminatingError(WorkerFaultRecord(e));
+            }
+
+            Engine.Shutdown();
+            CompleteProgress();
+        }
+
+        private ErrorRecord WorkerFaultRecord(WorkerFaultedException e)
+        {
+            if (e.DuringBegin)
+            {
+                Exception inner = e.InnerException ?? e;
+                var record = inner is ItemErrorsException items ? items.Records[0] : (inner as IContainsErrorRecord)?.ErrorRecord;
+                string message = record?.Exception?.Message ?? inner.Message;
+                return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.InitializationFailed, message), inner), Strings.InitializationFailedId, ErrorCategory.InvalidOperation, InitializationScript);
+            }
+
+            return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.WorkerFailed, e.InnerException?.Message), e), Strings.WorkerFailedId, ErrorCategory.InvalidOperation, null);
+        }
+
+        /// <summary>Ctrl-C: stop everything at once; Dispose then waits (bounded) for the cleanup scripts.</summary>
+        protected override void StopProcessing()
+        {
+            _stopping = true;
+            ParallelEngine<object?, object?>? engine = _engine;
+            engine?.Stop();
+        }
+
+        /// <summary>Stops what still runs and closes every runspace, exactly once.</summary>
+        public void Dispose()
+        {
+            lock (_disposeLock)
+            {
+                if (_disposed) return;
+                _disposed = true;
+            }
+
+            _engine?.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        // ------------------------------------------------------------------ sink (pipeline thread)
+
+        void IEngineSink<object?, object?>.OnOutcome(ItemOutcome<object?, object?> outcome)
+        {
+            if (_stopping) return;
+            foreach (Exception previous in outcome.PreviousErrors)
+            {
+                WriteVerbose(Strings.Format(Strings.RetryingItem, outcome.Input, outcome.PreviousErrors.Count > 0 ? Array.IndexOf(outcome.PreviousErrors.ToArray(), previous) + 1 : 1, previous.Message));
+            }
+
+            OnItemOutcome(outcome);
+        }
+
+        /// <summary>What the cmdlet does with an item's outcome; the default writes outputs and errors.</summary>
+        private protected virtual void OnItemOutcome(ItemOutcome<object?, object?> outcome)
+        {
+            switch (outcome.Status)
+            {
+                case ItemStatus.Succeeded:
+                    WriteOutputs(outcome);
+                    break;
+                case ItemStatus.Failed:
+                case ItemStatus.TimedOut:
+                    foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(e);
+                    break;
+            }
+        }
+
+        /// <summary>Writes an item's outputs; Invoke-ParallelRun discards them.</summary>
+        private protected virtual void WriteOutputs(ItemOutcome<object?, object?> outcome)
+        {
+            foreach (object? o in outcome.Outputs) WriteObject(o);
+        }
+
+        /// <summary>The error records of a failed item, with the item as target and a stable ErrorId.</summary>
+        private protected static IEnumerable<ErrorRecord> ItemErrorRecords(ItemOutcome<object?, object?> outcome)
+        {
+            if (outcome.Status == ItemStatus.TimedOut)
+            {
+                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, outcome.Duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield break;
+            }
+
+            if (outcome.Error is ItemErrorsException items)
+            {
+                foreach (ErrorRecord r in items.Records) yield return Retarget(r, outcome.Input);
+                yield break;
+            }
+
+            Exception ex = outcome.Error ?? new InvalidOperationException();
+            ErrorRecord? inner = (ex as IContainsErrorRecord)?.ErrorRecord;
+            yield return inner is not null ? Retarget(inner, outcome.Input) : new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, outcome.Input);
+        }
+
+        private static ErrorRecord Retarget(ErrorRecord original, object? input)
+        {
+            Exception ex = original.Exception ?? new InvalidOperationException(original.ToString());
+            var record = new ErrorRecord(ex, Strings.ItemFailedId, original.CategoryInfo.Category, input);
+            if (original.ErrorDetails is not null) record.ErrorDetails = original.ErrorDetails;
+            return record;
+        }
+
+        void IEngineSink<object?, object?>.OnRecord(WorkerRecord<object?> record)
+        {
+            if (_stopping) return;
+            switch (record.Record)
+            {
+                case ErrorRecord e:
+                    WriteError(new ErrorRecord(e.Exception, record.IsItemRecord ? Strings.ItemFailedId : Strings.CleanupFailedId, e.CategoryInfo.Category, record.IsItemRecord ? record.Input : e.TargetObject));
+                    break;
+                case WarningRecord w:
+                    WriteWarning(w.Message);
+                    break;
+                case VerboseRecord v:
+                    WriteVerbose(v.Message);
+                    break;
+                case DebugRecord d:
+                    WriteDebug(d.Message);
+                    break;
+                case InformationRecord i:
+                    WriteInformation(i);
+                    break;
+                case ProgressRecord p:
+                    if (p.ParentActivityId < 0 && _progressShown) p.ParentActivityId = _progressId;
+                    WriteProgress(p);
+                    break;
+                case EndOutput o:
+                    WriteEndOutput(o.Value);
+                    break;
+                case Exception ex:
+                    WriteError(new ErrorRecord(ex, Strings.CleanupFailedId, ErrorCategory.CloseError, null));
+                    break;
+            }
+        }
+
+        /// <summary>An output of a per-runspace end block (or of the init/cleanup script).</summary>
+        private protected virtual void WriteEndOutput(object? value) => WriteObject(value);
+
+        void IEngineSink<object?, object?>.OnWait() => MaybeWriteProgress();
+
+        // ------------------------------------------------------------------ progress
+
+        private void MaybeWriteProgress()
+        {
+            DateTime now = DateTime.UtcNow;
+            if ((now - _lastProgress).TotalMilliseconds < 200) return;
+            _lastProgress = now;
+            EngineProgress p = Engine.GetProgress();
+
+            // Short runs show no bar: it would only flicker.
+            if (!_progressShown && p.Elapsed.TotalSeconds < 1) return;
+            _progressShown = true;
+            var record = new ProgressRecord(_progressId, ProgressActivity, p.Total is long total
+                ? Strings.Format(Strings.ProgressStatus, p.Completed, total, p.Running, p.RatePerSecond)
+                : Strings.Format(Strings.ProgressStatusNoTotal, p.Completed, p.Running, p.RatePerSecond));
+            if (p.PercentComplete is int pc) record.PercentComplete = pc;
+            if (p.EstimatedRemaining is TimeSpan eta) record.SecondsRemaining = (int)Math.Min(int.MaxValue, eta.TotalSeconds);
+            WriteProgress(record);
+        }
+
+        private void CompleteProgress()
+        {
+            if (!_progressShown) return;
+            WriteProgress(new ProgressRecord(_progressId, ProgressActivity, "Done") { RecordType = ProgressRecordType.Completed });
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>Every message and ErrorId the cmdlets show, in one place. ErrorIds are stable: scripts match on them.</summary>
+    internal static class Strings
+    {
+        // ErrorIds
+        internal const string EmptyScriptBlockId = "EmptyScriptBlock";
+        internal const string ModuleNotFoundId = "ModuleNotFound";
+        internal const string FunctionNotFoundId = "FunctionNotFound";
+        internal const string VariableNameReservedId = "VariableNameReserved";
+        internal const string UsingVariableNotDefinedId = "UsingVariableNotDefined";
+        internal const string InitializationFailedId = "InitializationFailed";
+        internal const string ItemFailedId = "ItemFailed";
+        internal const string ItemTimedOutId = "ItemTimedOut";
+        internal const string CleanupFailedId = "CleanupFailed";
+        internal const string WorkerFailedId = "WorkerFailed";
+        internal const string SeveralBlocksWithInputId = "SeveralScriptBlocksWithInput";
+
+        // Messages
+        internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
+        internal const string ModuleNotFound = "The module '{0}' was not found: it is neither a path nor a module name that Get-Module -ListAvailable knows.";
+        internal const string FunctionNotFound = "The function '{0}' is not defined in the calling session.";
+        internal const string VariableNameReserved = "The variable name '{0}' is reserved: it is an automatic variable, or begins with the module's private prefix '__pm'.";
+        internal const string UsingVariableNotDefined = "The variable '$using:{0}' refers to '${0}', which is not defined in the calling scope.";
+        internal const string InitializationFailed = "The initialization of a runspace failed: {0}";
+        internal const string ItemTimedOut = "The item did not finish within {0} s; its runspace was stopped and replaced.";
+        internal const string CleanupFailed = "The cleanup of a runspace failed: {0}";
+        internal const string WorkerFailed = "A runspace failed outside any item: {0}";
+        internal const string SeveralBlocksWithInput = "Several script blocks run once each and take no pipeline input; give one script block to run it for each item.";
+        internal const string RetryingItem = "Item '{0}': attempt {1} failed ({2}); it was tried again.";
+        internal const string ProgressActivity = "{0}";
+        internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";
+        internal const string ProgressStatusNoTotal = "{0} done, {1} running, {2:0.#}/s";
+
+        internal static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
+    }
+}
