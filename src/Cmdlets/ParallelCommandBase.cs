@@ -208,7 +208,11 @@ namespace ParallelMap.Commands
             }
 
             if (modules.Count > 0) iss.ImportPSModule(modules.ToArray());
-            AddPreference(iss, "ErrorActionPreference", EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue));
+            // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
+            // for any cmdlet: inside the runspaces only Stop (fail the item at the first error)
+            // differs from Continue. SilentlyContinue there would hide them even from -ErrorVariable.
+            ActionPreference errorAction = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue);
+            AddPreference(iss, "ErrorActionPreference", errorAction == ActionPreference.Stop ? ActionPreference.Stop : ActionPreference.Continue);
             AddPreference(iss, "WarningPreference", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue));
             AddPreference(iss, "InformationPreference", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue));
             AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
@@ -233,7 +237,7 @@ namespace ParallelMap.Commands
             }
 
             if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
-            var found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n) | Select-Object -First 1", true, PipelineResultTypes.Output, null, name);
+            var found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
             if (found.Count == 0 || found[0] is null)
             {
                 throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.ModuleNotFound, name)), Strings.ModuleNotFoundId, ErrorCategory.ObjectNotFound, name));

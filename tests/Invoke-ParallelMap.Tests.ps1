@@ -1,0 +1,365 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Invoke-ParallelMap against the built module (./build.ps1 puts it in out/ParallelMap).
+
+BeforeAll {
+    $modulePath = if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { Join-Path $PSScriptRoot '../out/ParallelMap/ParallelMap.psd1' }
+    Import-Module $modulePath -Force
+
+    # Runs a script in a fresh PowerShell of this runspace's process and returns it started, so
+    # a test can stop it as Ctrl-C would.
+    function Start-Pipeline([string] $Script, [hashtable] $Variables = @{}) {
+        # One script in a runspace of its own: a multi-statement batch has PowerShell read
+        # variables on a pool thread, which crashes the host when the runspace closes under it.
+        $rs = [runspacefactory]::CreateRunspace()
+        $rs.Open()
+        foreach ($k in $Variables.Keys) { $rs.SessionStateProxy.SetVariable($k, $Variables[$k]) }
+        $ps = [powershell]::Create()
+        $ps.Runspace = $rs
+        $null = $ps.AddScript("Import-Module '$modulePath'`n$Script")
+        $async = $ps.BeginInvoke()
+        [pscustomobject]@{ PowerShell = $ps; Async = $async; Runspace = $rs }
+    }
+
+    function Stop-Pipeline($p) {
+        $p.PowerShell.Dispose()
+        $p.Runspace.Dispose()
+    }
+
+    function Wait-Until([scriptblock] $Condition, [int] $Seconds = 30) {
+        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ([datetime]::UtcNow -gt $deadline) { throw "condition not met in $Seconds s: $Condition" }
+            Start-Sleep -Milliseconds 20
+        }
+    }
+}
+
+Describe 'Invoke-ParallelMap basics' {
+    It 'doubles ten numbers' {
+        $r = 1..10 | Invoke-ParallelMap { $_ * 2 }
+        ($r | Sort-Object) | Should -Be (2, 4, 6, 8, 10, 12, 14, 16, 18, 20)
+    }
+
+    It 'sees the item as $PSItem too' {
+        (1..3 | Invoke-ParallelMap { $PSItem + 1 } | Sort-Object) | Should -Be 2, 3, 4
+    }
+
+    It 'passes several outputs per item through flat' {
+        $r = 1..3 | Invoke-ParallelMap { $_; $_ * 10 }
+        $r.Count | Should -Be 6
+        ($r | Sort-Object) | Should -Be 1, 2, 3, 10, 20, 30
+    }
+
+    It 'does nothing without input' {
+        Invoke-ParallelMap { 'ran' } | Should -BeNullOrEmpty
+    }
+
+    It 'takes -InputObject as one item' {
+        Invoke-ParallelMap -InputObject (1, 2, 3) { $_.Count } | Should -Be 3
+    }
+
+    It 'keeps the same runspace state across items (one long-lived pipeline per runspace)' {
+        $r = 1..40 | Invoke-ParallelMap -ThrottleLimit 2 { $script:seen++; [pscustomobject]@{ Rs = [runspace]::DefaultRunspace.Id; Seen = $script:seen } }
+        foreach ($g in $r | Group-Object Rs) {
+            ($g.Group.Seen | Sort-Object) | Should -Be (1..$g.Count)
+        }
+    }
+
+    It 'runs a begin and end block once per runspace' {
+        $r = 1..20 | Invoke-ParallelMap -ThrottleLimit 2 { begin { $n = 0 } process { $n++ } end { "end:$n" } }
+        $ends = @($r | Where-Object { $_ -like 'end:*' })
+        $ends.Count | Should -BeLessOrEqual 2
+        ($ends | ForEach-Object { [int]($_ -replace 'end:') } | Measure-Object -Sum).Sum | Should -Be 20
+    }
+
+    It 'runs no more runspaces at once than -ThrottleLimit' {
+        $r = 1..30 | Invoke-ParallelMap -ThrottleLimit 3 { Start-Sleep -Milliseconds 20; [runspace]::DefaultRunspace.Id }
+        @($r | Sort-Object -Unique).Count | Should -BeLessOrEqual 3
+    }
+
+    It 'uses the processor count as default throttle' {
+        (Get-Command Invoke-ParallelMap).Parameters.ThrottleLimit | Should -Not -BeNullOrEmpty
+        $r = 1..40 | Invoke-ParallelMap { Start-Sleep -Milliseconds 10; [runspace]::DefaultRunspace.Id }
+        @($r | Sort-Object -Unique).Count | Should -BeLessOrEqual ([Environment]::ProcessorCount)
+    }
+}
+
+Describe 'Order and streaming' {
+    It 'keeps input order with -Ordered' {
+        $r = 1..50 | Invoke-ParallelMap -Ordered -ThrottleLimit 4 { Start-Sleep -Milliseconds (Get-Random -Maximum 20); $_ }
+        $r | Should -Be (1..50)
+    }
+
+    It 'streams results while input still arrives' {
+        $log = [System.Collections.Concurrent.ConcurrentQueue[string]]::new()
+        1..5 | ForEach-Object { $log.Enqueue("in$_"); $_; Start-Sleep -Milliseconds 300 } |
+            Invoke-ParallelMap { $_ } |
+            ForEach-Object { $log.Enqueue("out$_") }
+        $entries = @($log.ToArray())
+        $entries.IndexOf('out1') | Should -BeLessThan $entries.IndexOf('in5')
+    }
+
+    It 'holds upstream back when the runspaces are busy (bounded memory)' {
+        $state = [hashtable]::Synchronized(@{ Produced = 0; ProducedWhenFirstDone = -1 })
+        1..200000 | ForEach-Object { $state.Produced++; $_ } |
+            Invoke-ParallelMap -ThrottleLimit 1 -Variable @{ state = $state } {
+                if ($_ -eq 1) { Start-Sleep -Milliseconds 1500; $state.ProducedWhenFirstDone = $state.Produced }
+            } | Out-Null
+        $state.Produced | Should -Be 200000
+        $state.ProducedWhenFirstDone | Should -BeGreaterThan 0
+        $state.ProducedWhenFirstDone | Should -BeLessThan 10000
+    }
+
+    It 'gives the same results with a fixed -BatchSize' {
+        (1..500 | Invoke-ParallelMap -BatchSize 7 -ThrottleLimit 3 { $_ } | Measure-Object -Sum).Sum | Should -Be 125250
+    }
+}
+
+Describe 'Initialization, cleanup, variables, functions, modules, $using:' {
+    It 'runs the initialization script once per runspace, visible to every item' {
+        $inits = [System.Collections.Concurrent.ConcurrentDictionary[string, int]]::new()
+        $r = 1..30 | Invoke-ParallelMap -ThrottleLimit 3 -Variable @{ inits = $inits } -InitializationScript {
+            $null = $inits.AddOrUpdate([string][runspace]::DefaultRunspace.Id, 1, { param($k, $v) $v + 1 })
+            function Get-Triple($v) { $v * 3 }
+            $model = 'loaded'
+        } { "$(Get-Triple $_):$model" }
+        $r.Count | Should -Be 30
+        $r | ForEach-Object { $_ | Should -Match ':loaded$' }
+        $inits.Values | ForEach-Object { $_ | Should -Be 1 }
+        $inits.Count | Should -BeLessOrEqual 3
+    }
+
+    It 'runs the cleanup script once per runspace, also after item errors' {
+        $inits = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+        $cleanups = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+        $null = 1..20 | Invoke-ParallelMap -ThrottleLimit 2 -Variable @{ inits = $inits; cleanups = $cleanups } `
+            -InitializationScript { $inits.Add([string][runspace]::DefaultRunspace.Id) } `
+            -CleanupScript { $cleanups.Add([string][runspace]::DefaultRunspace.Id) } `
+            { if ($_ % 5 -eq 0) { throw 'boom' }; $_ } -ErrorAction SilentlyContinue
+        $inits.Count | Should -BeGreaterThan 0
+        @($cleanups | Sort-Object) | Should -Be @($inits | Sort-Object)
+    }
+
+    It 'shares -Variable values by reference, not by copy' {
+        $shared = [System.Collections.Generic.List[int]]::new()
+        $callerHash = [System.Runtime.CompilerServices.RuntimeHelpers]::GetHashCode($shared)
+        $r = 1..4 | Invoke-ParallelMap -Variable @{ shared = $shared } { [System.Runtime.CompilerServices.RuntimeHelpers]::GetHashCode($shared) }
+        $r | ForEach-Object { $_ | Should -Be $callerHash }
+        $bag = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        1..100 | Invoke-ParallelMap -Variable @{ bag = $bag } { $bag.Add($_) }
+        $bag.Count | Should -Be 100
+    }
+
+    It 'copies -Function definitions from the caller' {
+        function Get-Square([int] $v) { $v * $v }
+        (1..4 | Invoke-ParallelMap -Function Get-Square { Get-Square $_ } | Sort-Object) | Should -Be 1, 4, 9, 16
+    }
+
+    It 'imports a -Module by path once per runspace' {
+        $dir = Join-Path ([System.IO.Path]::GetTempPath()) ("pm-mod-" + [guid]::NewGuid())
+        $null = New-Item -ItemType Directory $dir
+        try {
+            $psm1 = Join-Path $dir 'PmTestModule.psm1'
+            Set-Content $psm1 'function Get-PmTestValue { param($x) "mod:$x" }; Export-ModuleMember -Function Get-PmTestValue'
+            (1..3 | Invoke-ParallelMap -Module $psm1 { Get-PmTestValue $_ } | Sort-Object) | Should -Be 'mod:1', 'mod:2', 'mod:3'
+        }
+        finally { Remove-Item $dir -Recurse -Force }
+    }
+
+    It 'imports a -Module by name' {
+        (1 | Invoke-ParallelMap -Module Microsoft.PowerShell.Utility { (Get-Module Microsoft.PowerShell.Utility).Name }) | Should -Be 'Microsoft.PowerShell.Utility'
+    }
+
+    It 'resolves $using: from the caller''s scope, nested script blocks included' {
+        $offset = 100
+        $names = @{ a = 'x' }
+        (1..3 | Invoke-ParallelMap { $_ + $using:offset } | Sort-Object) | Should -Be 101, 102, 103
+        (1 | Invoke-ParallelMap { 1..2 | ForEach-Object { $using:names.a + $_ } }) | Should -Be 'x1', 'x2'
+    }
+
+    It 'shares $using: values by reference too' {
+        $list = [System.Collections.ArrayList]::new()
+        $h = [System.Runtime.CompilerServices.RuntimeHelpers]::GetHashCode($list)
+        1 | Invoke-ParallelMap { [System.Runtime.CompilerServices.RuntimeHelpers]::GetHashCode($using:list) } | Should -Be $h
+    }
+}
+
+Describe 'Errors' {
+    It 'writes a non-terminating ItemFailed error with the input as target for a throw' {
+        $r = 1..4 | Invoke-ParallelMap { if ($_ -eq 2) { throw "bad $_" }; $_ } -ErrorVariable errs -ErrorAction SilentlyContinue
+        ($r | Sort-Object) | Should -Be 1, 3, 4
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+        $errs[0].TargetObject | Should -Be 2
+        $errs[0].Exception.Message | Should -Be 'bad 2'
+    }
+
+    It 'treats Write-Error as a failed item with the input as target' {
+        $null = 1..3 | Invoke-ParallelMap { if ($_ -eq 3) { Write-Error "soft $_" } } -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].TargetObject | Should -Be 3
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+    }
+
+    It 'ends the whole run promptly with -ErrorAction Stop' {
+        $done = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        { 1..200 | Invoke-ParallelMap -ThrottleLimit 2 -ErrorAction Stop -Variable @{ done = $done } {
+                if ($_ -eq 3) { throw 'stop here' }
+                Start-Sleep -Milliseconds 200
+                $done.Add($_)
+            } } | Should -Throw -ErrorId 'ItemFailed,*'
+        $done.Count | Should -BeLessThan 50
+    }
+
+    It 'applies the caller''s $ErrorActionPreference Stop inside the runspaces' {
+        $ErrorActionPreference = 'Stop'
+        $r = 1 | Invoke-ParallelMap { Write-Error 'first'; 'after' } -ErrorAction SilentlyContinue
+        $r | Should -BeNullOrEmpty
+    }
+
+    It 'still records errors in -ErrorVariable under -ErrorAction SilentlyContinue' {
+        $r = 1..2 | Invoke-ParallelMap { Write-Error "e$_"; 'after' } -ErrorAction SilentlyContinue -ErrorVariable ev
+        $ev.Count | Should -Be 2
+        @($r).Count | Should -Be 0
+    }
+}
+
+Describe 'Streams and preferences' {
+    It 'forwards warnings, and -WarningAction applies' {
+        $w = 1..2 | Invoke-ParallelMap { Write-Warning "w$_" } 3>&1
+        ($w | ForEach-Object Message | Sort-Object) | Should -Be 'w1', 'w2'
+        $w = 1 | Invoke-ParallelMap { Write-Warning 'hidden' } -WarningAction SilentlyContinue 3>&1
+        $w | Should -BeNullOrEmpty
+    }
+
+    It 'forwards verbose only when asked' {
+        (1 | Invoke-ParallelMap { Write-Verbose 'v' } 4>&1) | Should -BeNullOrEmpty
+        (1 | Invoke-ParallelMap { Write-Verbose 'v' } -Verbose 4>&1).Message | Should -Be 'v'
+        $VerbosePreference = 'Continue'
+        (1 | Invoke-ParallelMap { Write-Verbose 'pref' } 4>&1).Message | Should -Be 'pref'
+    }
+
+    It 'forwards debug with -Debug' {
+        (1 | Invoke-ParallelMap { Write-Debug 'd' } -Debug 5>&1).Message | Should -Be 'd'
+    }
+
+    It 'forwards information with its tags, and -InformationAction applies' {
+        $i = 1 | Invoke-ParallelMap { Write-Information 'info' -Tags t1 } -InformationAction Continue 6>&1
+        $i.MessageData | Should -Be 'info'
+        $i.Tags | Should -Contain 't1'
+        (1 | Invoke-ParallelMap { Write-Information 'kept' } -InformationVariable iv -InformationAction SilentlyContinue) | Should -BeNullOrEmpty
+        $iv.MessageData | Should -Be 'kept'
+    }
+
+    It 'forwards Write-Host output as information' {
+        (1 | Invoke-ParallelMap { Write-Host 'hello' } 6>&1).MessageData.ToString() | Should -Be 'hello'
+    }
+
+    It 'writes progress with a total, percent and ETA on long runs, honouring $ProgressPreference' {
+        $p = Start-Pipeline '$ProgressPreference = "Continue"; 1..24 | Invoke-ParallelMap -ThrottleLimit 2 -TotalCount 24 { Start-Sleep -Milliseconds 150 } | Out-Null'
+        $null = $p.PowerShell.EndInvoke($p.Async)
+        $records = @($p.PowerShell.Streams.Progress | Where-Object Activity -eq 'Invoke-ParallelMap')
+        Stop-Pipeline $p
+        $records.Count | Should -BeGreaterThan 0
+        @($records | Where-Object { $_.PercentComplete -gt 0 }).Count | Should -BeGreaterThan 0
+        @($records | Where-Object { $_.SecondsRemaining -ge 0 }).Count | Should -BeGreaterThan 0
+        $records[-1].RecordType | Should -Be 'Completed'
+
+        $q = Start-Pipeline '$ProgressPreference = "SilentlyContinue"; 1..24 | Invoke-ParallelMap -ThrottleLimit 2 { Start-Sleep -Milliseconds 150 } | Out-Null'
+        $null = $q.PowerShell.EndInvoke($q.Async)
+        @($q.PowerShell.Streams.Progress | Where-Object Activity -eq 'Invoke-ParallelMap').Count | Should -Be 0
+        Stop-Pipeline $q
+    }
+}
+
+Describe 'Timeouts and retries' {
+    It 'times out a blocked item, reports ItemTimedOut, and the others go on' {
+        $r = 1..6 | Invoke-ParallelMap -ThrottleLimit 2 -TimeoutSeconds 1 { if ($_ -eq 2) { Start-Sleep -Seconds 3600 }; $_ } -ErrorVariable errs -ErrorAction SilentlyContinue
+        ($r | Sort-Object) | Should -Be 1, 3, 4, 5, 6
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemTimedOut,*'
+        $errs[0].TargetObject | Should -Be 2
+    }
+
+    It 'retries a failed item and reports each failed attempt as verbose' {
+        $attempts = [System.Collections.Concurrent.ConcurrentDictionary[int, int]]::new()
+        $out = 1..3 | Invoke-ParallelMap -RetryCount 3 -RetryDelaySeconds 0.01 -Variable @{ attempts = $attempts } {
+            $n = $attempts.AddOrUpdate($_, 1, { param($k, $v) $v + 1 })
+            if ($_ -eq 2 -and $n -lt 3) { throw "flaky $n" }
+            "$_@$n"
+        } -Verbose 4>&1
+        $values = @($out | Where-Object { $_ -is [string] } | Sort-Object)
+        $values | Should -Be '1@1', '2@3', '3@1'
+        @($out | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] -and $_.Message -like "*'2'*failed*" }).Count | Should -Be 2
+    }
+
+    It 'gives up after -RetryCount attempts with the last error' {
+        $null = 1 | Invoke-ParallelMap -RetryCount 2 -RetryDelaySeconds 0 { throw "always" } -ErrorVariable errs -ErrorAction SilentlyContinue
+        $errs.Count | Should -Be 1
+        $errs[0].Exception.Message | Should -Be 'always'
+    }
+
+    It 'retries a timed-out item with -RetryTimedOut' {
+        $attempts = [System.Collections.Concurrent.ConcurrentDictionary[int, int]]::new()
+        $r = 1 | Invoke-ParallelMap -TimeoutSeconds 1 -RetryCount 1 -RetryDelaySeconds 0 -RetryTimedOut -Variable @{ attempts = $attempts } {
+            if ($attempts.AddOrUpdate($_, 1, { param($k, $v) $v + 1 }) -eq 1) { Start-Sleep -Seconds 3600 }
+            'second try'
+        }
+        $r | Should -Be 'second try'
+    }
+}
+
+Describe 'Stop (Ctrl-C) and leaks' {
+    It 'stops promptly while items block, runs the cleanup scripts and leaves no runspace behind' {
+        $before = @(Get-Runspace).Count
+        $state = [hashtable]::Synchronized(@{ Started = 0; Cleanups = 0 })
+        $p = Start-Pipeline '1..100 | Invoke-ParallelMap -ThrottleLimit 3 -Variable @{ state = $state } -CleanupScript { $state.Cleanups++ } { $state.Started++; Start-Sleep -Seconds 3600 }' @{ state = $state }
+        Wait-Until { $state.Started -ge 3 }
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        $p.PowerShell.Stop()
+        $sw.Stop()
+        Stop-Pipeline $p
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
+        $state.Cleanups | Should -Be 3
+        Wait-Until { @(Get-Runspace).Count -le $before }
+        @(Get-Runspace | Where-Object Name -like 'ParallelMap*').Count | Should -Be 0
+    }
+
+    It 'leaves the runspace count unchanged over many calls' {
+        $before = @(Get-Runspace).Count
+        for ($i = 0; $i -lt 25; $i++) {
+            $null = 1..8 | Invoke-ParallelMap -ThrottleLimit 4 { $_ }
+            $null = 1..3 | Invoke-ParallelMap -ThrottleLimit 2 { throw 'x' } -ErrorAction SilentlyContinue
+        }
+        @(Get-Runspace).Count | Should -Be $before
+    }
+
+    It 'leaves no runspace behind after -ErrorAction Stop' {
+        $before = @(Get-Runspace).Count
+        { 1..10 | Invoke-ParallelMap -ErrorAction Stop { throw 'x' } } | Should -Throw
+        Wait-Until { @(Get-Runspace).Count -eq $before }
+    }
+}
+
+Describe 'Bad input' {
+    BeforeAll {
+        $script:ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+    }
+
+    It 'refuses <Name> with ErrorId <Id> before any item runs' -ForEach @(
+        @{ Name = 'an empty script block'; Id = 'EmptyScriptBlock'; Call = { 1 | Invoke-ParallelMap { } } }
+        @{ Name = 'a null script block'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap $null } }
+        @{ Name = 'a throttle below 1'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap -ThrottleLimit 0 { $ran.Add(1) } } }
+        @{ Name = 'a non-positive timeout'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap -TimeoutSeconds 0 { $ran.Add(1) } } }
+        @{ Name = 'negative retries'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap -RetryCount -1 { $ran.Add(1) } } }
+        @{ Name = 'an unknown module'; Id = 'ModuleNotFound'; Call = { 1 | Invoke-ParallelMap -Module No.Such.Module { $ran.Add(1) } } }
+        @{ Name = 'an unknown function'; Id = 'FunctionNotFound'; Call = { 1 | Invoke-ParallelMap -Function Get-NoSuchThing { $ran.Add(1) } } }
+        @{ Name = 'an automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ PSItem = 1 } { $ran.Add(1) } } }
+        @{ Name = 'another automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ Host = 1 } { $ran.Add(1) } } }
+        @{ Name = 'an undefined $using: variable'; Id = 'UsingVariableNotDefined'; Call = { 1 | Invoke-ParallelMap { $using:notDefinedAnywhere } } }
+        @{ Name = 'a failing initialization script'; Id = 'InitializationFailed'; Call = { 1..3 | Invoke-ParallelMap -InitializationScript { throw 'init broke' } { $ran.Add(1) } } }
+    ) {
+        $Call | Should -Throw -ErrorId "$Id,*"
+        $ran.Count | Should -Be 0
+    }
+}
