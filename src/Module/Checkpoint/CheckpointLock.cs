@@ -5,6 +5,7 @@ using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Threading;
 
 namespace ParallelMap.Engine.Checkpoint
 {
@@ -48,6 +49,9 @@ namespace ParallelMap.Engine.Checkpoint
         /// or <see cref="CheckpointErrorIds.CheckpointNotWritable"/>.</summary>
         public static CheckpointLock Acquire(CheckpointLayout layout, string runId)
         {
+            // Who we are is worked out before the OS lock is taken, so that the holder file follows
+            // the lock as closely as possible: a refused writer reads it to name us.
+            CheckpointLockHolder me = CreateHolder(runId);
             FileStream stream;
             try
             {
@@ -63,7 +67,7 @@ namespace ParallelMap.Engine.Checkpoint
                 // read-only file system); a shared read open fails only in the first case.
                 if (IsHeldByOther(layout.Lock))
                 {
-                    throw LockedBy(layout, ReadHolder(layout.Holder));
+                    throw LockedBy(layout, WaitForLiveHolder(layout.Holder));
                 }
 
                 throw NotWritable(layout, e);
@@ -91,7 +95,6 @@ namespace ParallelMap.Engine.Checkpoint
                     }
                 }
 
-                CheckpointLockHolder me = CreateHolder(runId);
                 WriteHolder(layout, me, replace: previous != null || File.Exists(layout.Holder));
                 return new CheckpointLock(layout, stream, me, previous);
             }
@@ -202,6 +205,30 @@ namespace ParallelMap.Engine.Checkpoint
 
             stream.Dispose();
         }
+
+        /// <summary>
+        /// The holder of a lock we were refused. A writer that has just taken the OS lock writes its
+        /// holder file a moment later; until then the file is missing or still names the previous,
+        /// dead holder. So: read until it names a live holder (or one on another host), for up to
+        /// <see cref="HolderWait"/>, then settle for what there is.
+        /// </summary>
+        private static CheckpointLockHolder? WaitForLiveHolder(string holderPath)
+        {
+            var clock = Stopwatch.StartNew();
+            while (true)
+            {
+                CheckpointLockHolder? holder = ReadHolder(holderPath);
+                if ((holder != null && IsAlive(holder)) || clock.Elapsed >= HolderWait)
+                {
+                    return holder;
+                }
+
+                Thread.Sleep(10);
+            }
+        }
+
+        /// <summary>How long a refused writer waits for the holder to name itself.</summary>
+        private static readonly TimeSpan HolderWait = TimeSpan.FromSeconds(1);
 
         private static bool IsHeldByOther(string lockPath)
         {
