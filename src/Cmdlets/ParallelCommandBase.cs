@@ -284,6 +284,7 @@ namespace ParallelMap.Commands
         private protected void SubmitItem(object? item)
         {
             Engine.Submit(item);
+            OnIdle();
             MaybeWriteProgress();
         }
 
@@ -333,18 +334,28 @@ namespace ParallelMap.Commands
                 _disposed = true;
             }
 
-            _engine?.Dispose();
+            DisposeResources();
             GC.SuppressFinalize(this);
         }
 
+        /// <summary>Releases the run's resources; a derived cmdlet adds its own after the base's.</summary>
+        protected virtual void DisposeResources() => _engine?.Dispose();
+
         // ------------------------------------------------------------------ sink (pipeline thread)
+
+        /// <summary>True once Ctrl-C (StopProcessing) came: nothing may be written any more.</summary>
+        private protected bool StopRequested => _stopping;
 
         void IEngineSink<object?, object?>.OnOutcome(ItemOutcome<object?, object?> outcome)
         {
-            if (_stopping) return;
-            foreach (Exception previous in outcome.PreviousErrors)
+            // Outcomes still reach the cmdlet while stopping (a resumable batch records what
+            // finished); only the writes stop.
+            if (!_stopping)
             {
-                WriteVerbose(Strings.Format(Strings.RetryingItem, outcome.Input, outcome.PreviousErrors.Count > 0 ? Array.IndexOf(outcome.PreviousErrors.ToArray(), previous) + 1 : 1, previous.Message));
+                for (int i = 0; i < outcome.PreviousErrors.Count; i++)
+                {
+                    WriteVerbose(Strings.Format(Strings.RetryingItem, outcome.Input, i + 1, outcome.PreviousErrors[i].Message));
+                }
             }
 
             OnItemOutcome(outcome);
@@ -353,6 +364,7 @@ namespace ParallelMap.Commands
         /// <summary>What the cmdlet does with an item's outcome; the default writes outputs and errors.</summary>
         private protected virtual void OnItemOutcome(ItemOutcome<object?, object?> outcome)
         {
+            if (_stopping) return;
             switch (outcome.Status)
             {
                 case ItemStatus.Succeeded:
@@ -435,12 +447,22 @@ namespace ParallelMap.Commands
         /// <summary>An output of a per-runspace end block (or of the init/cleanup script).</summary>
         private protected virtual void WriteEndOutput(object? value) => WriteObject(value);
 
-        void IEngineSink<object?, object?>.OnWait() => MaybeWriteProgress();
+        void IEngineSink<object?, object?>.OnWait()
+        {
+            OnIdle();
+            MaybeWriteProgress();
+        }
+
+        /// <summary>Called on the pipeline thread while it waits for the runspaces (and after each submit).</summary>
+        private protected virtual void OnIdle()
+        {
+        }
 
         // ------------------------------------------------------------------ progress
 
         private void MaybeWriteProgress()
         {
+            if (_stopping) return;
             DateTime now = DateTime.UtcNow;
             if ((now - _lastProgress).TotalMilliseconds < 200) return;
             _lastProgress = now;

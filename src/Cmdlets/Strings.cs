@@ -17,6 +17,9 @@ namespace ParallelMap.Commands
         internal const string CleanupFailedId = "CleanupFailed";
         internal const string WorkerFailedId = "WorkerFailed";
         internal const string SeveralBlocksWithInputId = "SeveralScriptBlocksWithInput";
+        internal const string CheckpointPathNotFoundId = "CheckpointPathNotFound";
+        internal const string KeyNullOrEmptyId = "KeyNullOrEmpty";
+        internal const string KeyRequiredId = "KeyRequired";
 
         // Messages
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
@@ -29,6 +32,13 @@ namespace ParallelMap.Commands
         internal const string CleanupFailed = "The cleanup of a runspace failed: {0}";
         internal const string WorkerFailed = "A runspace failed outside any item: {0}";
         internal const string SeveralBlocksWithInput = "Several script blocks run once each and take no pipeline input; give one script block to run it for each item.";
+        internal const string CheckpointParentMissing = "The checkpoint folder '{0}' cannot be made: its parent folder '{1}' does not exist.";
+        internal const string RestartAction = "Discard the checkpoint and start the batch over";
+        internal const string CheckpointLockedRestart = "The checkpoint '{0}' cannot be discarded: a running batch holds it ({1}).";
+        internal const string TookOverStaleLock = "Took over the stale lock of a process that is gone: {0}";
+        internal const string DroppedTornTail = "The journal's last record was torn by a crash; it was dropped (that item runs again).";
+        internal const string KeyNullOrEmpty = "The item's key is null or empty; every item of a resumable batch needs a key.";
+        internal const string KeyRequired = "The item is not a string, so it is not its own key: give -KeyProperty or -KeyScript.";
         internal const string RetryingItem = "Item '{0}': attempt {1} failed ({2}); it was tried again.";
         internal const string ProgressActivity = "{0}";
         internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";

@@ -1,0 +1,426 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using ParallelMap.Engine;
+using ParallelMap.Engine.Checkpoint;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>The summary Start-ResumableBatch returns at the end of a run.</summary>
+    public sealed class ResumableBatchResult
+    {
+        internal ResumableBatchResult(string path, long total, long done, long failed, long skipped, long pending, TimeSpan elapsed)
+        {
+            Path = path;
+            Total = total;
+            Done = done;
+            Failed = failed;
+            Skipped = skipped;
+            Pending = pending;
+            Elapsed = elapsed;
+        }
+
+        /// <summary>The checkpoint folder.</summary>
+        public string Path { get; }
+
+        /// <summary>Items seen in this run.</summary>
+        public long Total { get; }
+
+        /// <summary>Items of this run whose results were saved.</summary>
+        public long Done { get; }
+
+        /// <summary>Items of this run that failed (recorded with their errors).</summary>
+        public long Failed { get; }
+
+        /// <summary>Items skipped because an earlier run recorded them (done, or failed without -RetryFailed).</summary>
+        public long Skipped { get; }
+
+        /// <summary>Items of this run left to do (the run stopped early); a resume runs them.</summary>
+        public long Pending { get; }
+
+        /// <summary>Wall time of this run.</summary>
+        public TimeSpan Elapsed { get; }
+    }
+
+    /// <summary>
+    /// <para type="synopsis">Runs a script block over keyed items in parallel, checkpointing to a folder so an interrupted batch resumes where it stopped.</para>
+    /// </summary>
+    [Cmdlet(VerbsLifecycle.Start, "ResumableBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ItemIsKeySet)]
+    [OutputType(typeof(ResumableBatchResult))]
+    public sealed class StartResumableBatchCommand : ParallelCommandBase
+    {
+        private const string KeyPropertySet = "KeyProperty";
+        private const string KeyScriptSet = "KeyScript";
+        private const string ItemIsKeySet = "ItemIsKey";
+
+        private readonly Stopwatch _clock = new Stopwatch();
+
+        /// <summary>The key of each submitted item, by engine sequence number, until its outcome arrives.</summary>
+        private readonly Dictionary<long, string> _keysInFlight = new Dictionary<long, string>();
+
+        /// <summary>With -SaveScript: the result objects of the chunk being filled, by key.</summary>
+        private readonly Dictionary<string, object?[]> _chunkObjects = new Dictionary<string, object?[]>(StringComparer.Ordinal);
+
+        private CheckpointSession? _session;
+        private string _path = string.Empty;
+        private long _submitted;
+        private long _total;
+        private long _done;
+        private long _failed;
+        private long _skipped;
+        private Exception? _saveError;
+
+        /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = null!;
+
+        /// <summary>The script to run for each item; <c>$_</c> is the item.</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidateNotNull]
+        public ScriptBlock ScriptBlock { get; set; } = null!;
+
+        /// <summary>The items, usually from the pipeline.</summary>
+        [Parameter(ValueFromPipeline = true)]
+        public PSObject? InputObject { get; set; }
+
+        /// <summary>The property whose value is an item's key (a string item is its own key otherwise).</summary>
+        [Parameter(ParameterSetName = KeyPropertySet, Mandatory = true)]
+        [ValidateNotNullOrEmpty]
+        public string KeyProperty { get; set; } = null!;
+
+        /// <summary>A script that returns an item's key (<c>$_</c> is the item); runs on the caller's thread.</summary>
+        [Parameter(ParameterSetName = KeyScriptSet, Mandatory = true)]
+        [ValidateNotNull]
+        public ScriptBlock KeyScript { get; set; } = null!;
+
+        /// <summary>Results per saved chunk.</summary>
+        [Parameter]
+        [ValidateRange(1, 1000000)]
+        public int ChunkSize { get; set; } = 1000;
+
+        /// <summary>A chunk is also saved once its oldest result has waited this long, so a slow trickle is still saved.</summary>
+        [Parameter]
+        [ValidateRange(0.01, 86400.0)]
+        public double ChunkSeconds { get; set; } = 5;
+
+        /// <summary>
+        /// Replaces the default saver: <c>param($ChunkPath, $Results, $Keys)</c>, run on the caller's thread for each chunk.
+        /// The keys it gets are recorded done only after it returns.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock? SaveScript { get; set; }
+
+        /// <summary>How deep results are serialized (CliXml), as Export-Clixml's -Depth.</summary>
+        [Parameter]
+        [ValidateRange(1, 100)]
+        public int Depth { get; set; } = 2;
+
+        /// <summary>Re-run the items that failed in earlier runs.</summary>
+        [Parameter]
+        public SwitchParameter RetryFailed { get; set; }
+
+        /// <summary>Discard the checkpoint and start over.</summary>
+        [Parameter]
+        public SwitchParameter Restart { get; set; }
+
+        /// <summary>Skip the -Restart confirmation, and resume even if the script block changed since the checkpoint was made.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Also stream each item's results down the pipeline as it finishes (and no summary at the end).</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        private protected override ScriptBlock ItemScriptBlock => ScriptBlock;
+
+        /// <summary>Opens (or makes) the checkpoint, holding its lock, then starts the runspaces.</summary>
+        protected override void BeginProcessing()
+        {
+            _clock.Start();
+            _path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
+            if (parent is not null && !Directory.Exists(parent))
+            {
+                ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException(Strings.Format(Strings.CheckpointParentMissing, _path, parent)), Strings.CheckpointPathNotFoundId, ErrorCategory.ObjectNotFound, _path));
+            }
+
+            if (Restart && Directory.Exists(_path))
+            {
+                if (!(Force || ShouldProcess(_path, Strings.RestartAction)))
+                {
+                    // Declined (or -WhatIf): nothing is discarded and nothing runs.
+                    _declined = true;
+                    return;
+                }
+
+                Discard(_path);
+            }
+
+            var options = new CheckpointOptions
+            {
+                Fingerprint = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, KeyScript?.ToString() ?? string.Empty),
+                AllowFingerprintMismatch = Force,
+                ChunkSize = ChunkSize,
+                ChunkMaxAge = TimeSpan.FromSeconds(ChunkSeconds),
+                Metadata = new Dictionary<string, string> { ["command"] = "Start-ResumableBatch", ["script"] = ScriptBlock.ToString() },
+            };
+            if (SaveScript is not null) options.SaveHook = RunSaveScript;
+            try
+            {
+                _session = CheckpointStore.Open(_path, options);
+            }
+            catch (CheckpointException e)
+            {
+                ThrowTerminatingError(CheckpointErrors.ToRecord(e, _path));
+            }
+            catch (ArgumentException e)
+            {
+                ThrowTerminatingError(new ErrorRecord(e, Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
+            }
+
+            if (_session!.TookOverStaleLockFrom is CheckpointLockHolder stale)
+            {
+                WriteVerbose(Strings.Format(Strings.TookOverStaleLock, stale));
+            }
+
+            if (_session.DroppedTornTail) WriteVerbose(Strings.DroppedTornTail);
+            base.BeginProcessing();
+        }
+
+        private bool _declined;
+
+        /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>
+        protected override void ProcessRecord()
+        {
+            if (_declined || _session is null) return;
+            if (!MyInvocation.ExpectingInput && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject))) return;
+            ThrowIfSaveFailed();
+            object? item = InputObject;
+            _total++;
+            string? key = KeyOf(item);
+            if (string.IsNullOrEmpty(key))
+            {
+                WriteError(new ErrorRecord(new ArgumentException(Strings.KeyNullOrEmpty), Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
+                return;
+            }
+
+            bool run;
+            try
+            {
+                run = _session.ShouldRun(key!, RetryFailed);
+            }
+            catch (CheckpointException e) when (e.ErrorId == CheckpointErrorIds.DuplicateKey)
+            {
+                WriteError(new ErrorRecord(e, CheckpointErrorIds.DuplicateKey, ErrorCategory.InvalidData, item));
+                return;
+            }
+            catch (ArgumentException e)
+            {
+                WriteError(new ErrorRecord(e, Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
+                return;
+            }
+
+            if (!run)
+            {
+                _skipped++;
+                return;
+            }
+
+            _keysInFlight[_submitted++] = key!;
+            SubmitItem(item);
+        }
+
+        /// <summary>Waits for the rest, saves everything and marks the run complete.</summary>
+        protected override void EndProcessing()
+        {
+            if (_declined || _session is null) return;
+            FinishRun();
+            ThrowIfSaveFailed();
+            if (StopRequested) throw new PipelineStoppedException();
+            Save(() => _session.Complete());
+            if (!PassThru)
+            {
+                WriteObject(new ResumableBatchResult(_path, _total, _done, _failed, _skipped, Math.Max(0, _total - _done - _failed - _skipped), _clock.Elapsed));
+            }
+        }
+
+        private string? KeyOf(object? item)
+        {
+            object? baseObject = item is PSObject pso ? pso.BaseObject : item;
+            switch (ParameterSetName)
+            {
+                case KeyPropertySet:
+                    return (item is PSObject p ? p : PSObject.AsPSObject(item!))?.Properties[KeyProperty]?.Value?.ToString();
+                case KeyScriptSet:
+                    var results = KeyScript.InvokeWithContext(null, new List<PSVariable> { new PSVariable("_", item), new PSVariable("PSItem", item) });
+                    return results.Count == 0 ? null : results[0]?.ToString();
+                default:
+                    if (baseObject is string s) return s;
+                    ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.KeyRequired), Strings.KeyRequiredId, ErrorCategory.InvalidArgument, item));
+                    return null;
+            }
+        }
+
+        private protected override void OnItemOutcome(ItemOutcome<object?, object?> outcome)
+        {
+            if (!_keysInFlight.TryGetValue(outcome.Sequence, out string? key)) return;
+            _keysInFlight.Remove(outcome.Sequence);
+            switch (outcome.Status)
+            {
+                case ItemStatus.Succeeded:
+                    var results = new object?[outcome.Outputs.Count];
+                    for (int i = 0; i < results.Length; i++) results[i] = outcome.Outputs[i];
+                    byte[] payload;
+                    if (SaveScript is null)
+                    {
+                        payload = Encoding.UTF8.GetBytes(PSSerializer.Serialize(results, Depth));
+                    }
+                    else
+                    {
+                        payload = Array.Empty<byte>();
+                        _chunkObjects[key] = results;
+                    }
+
+                    Save(() => _session!.RecordResult(key, payload));
+                    _done++;
+                    if (PassThru && !StopRequested)
+                    {
+                        foreach (object? o in results) WriteObject(o);
+                    }
+
+                    break;
+                case ItemStatus.Failed:
+                case ItemStatus.TimedOut:
+                    var errors = new List<ErrorRecord>(ItemErrorRecords(outcome));
+                    var text = new StringBuilder();
+                    foreach (ErrorRecord e in errors)
+                    {
+                        if (text.Length > 0) text.AppendLine();
+                        text.Append(e.Exception?.Message ?? e.ToString());
+                    }
+
+                    Save(() => _session!.RecordFailure(key, text.ToString(), outcome.Attempts));
+                    _failed++;
+                    if (!StopRequested)
+                    {
+                        foreach (ErrorRecord e in errors) WriteError(e);
+                    }
+
+                    break;
+
+                // Cancelled or never started: nothing is recorded, so a resume runs it.
+            }
+        }
+
+        private protected override void OnIdle()
+        {
+            if (_session is not null && _saveError is null) Save(() => _session.FlushIfDue());
+        }
+
+        /// <summary>Runs a store call; a failed save (disk full, a throwing -SaveScript) stops the run.</summary>
+        private void Save(Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
+            {
+                _saveError ??= e;
+                Engine.Stop();
+            }
+        }
+
+        private void ThrowIfSaveFailed()
+        {
+            Exception? e = _saveError;
+            if (e is null) return;
+            ThrowTerminatingError(e is CheckpointException ce
+                ? CheckpointErrors.ToRecord(ce, _path)
+                : new ErrorRecord(e, CheckpointErrorIds.CheckpointSaveFailed, ErrorCategory.WriteError, _path));
+        }
+
+        /// <summary>The -SaveScript hook: called on this (the pipeline) thread from inside a store call.</summary>
+        private void RunSaveScript(string chunkPath, IReadOnlyList<byte[]> payloads, IReadOnlyList<string> keys)
+        {
+            var results = new object?[keys.Count];
+            for (int i = 0; i < keys.Count; i++)
+            {
+                results[i] = _chunkObjects.TryGetValue(keys[i], out object?[]? r) ? (r.Length == 1 ? r[0] : r) : null;
+            }
+
+            var keyArray = new string[keys.Count];
+            for (int i = 0; i < keys.Count; i++) keyArray[i] = keys[i];
+            SaveScript!.Invoke(chunkPath, results, keyArray);
+            foreach (string k in keys) _chunkObjects.Remove(k);
+        }
+
+        private void Discard(string path)
+        {
+            CheckpointSummary? summary = null;
+            try
+            {
+                summary = CheckpointStore.ReadSummary(path);
+            }
+            catch (CheckpointException)
+            {
+                // A damaged checkpoint may still be discarded on purpose.
+            }
+
+            if (summary?.LockHolder is CheckpointLockHolder holder && !summary.LockIsStale)
+            {
+                ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.CheckpointLockedRestart, path, holder)), CheckpointErrorIds.CheckpointLocked, ErrorCategory.ResourceBusy, path));
+            }
+
+            // Renamed first, so a crash halfway never leaves a half-deleted checkpoint under the name.
+            string doomed = path.TrimEnd(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar) + ".discarded-" + Guid.NewGuid().ToString("N");
+            Directory.Move(path, doomed);
+            Directory.Delete(doomed, recursive: true);
+        }
+
+        /// <summary>Saves what finished (never loses a recorded result), then releases the lock and the runspaces.</summary>
+        protected override void DisposeResources()
+        {
+            base.DisposeResources();
+            if (_session is null) return;
+            try
+            {
+                if (_saveError is null) _session.Flush();
+            }
+            catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
+            {
+                // Disposing after a failure: what was not saved stays pending and re-runs on resume.
+            }
+            finally
+            {
+                _session.Dispose();
+                _session = null;
+            }
+        }
+    }
+
+    /// <summary>Maps the store's errors to PowerShell error records with the same ErrorIds.</summary>
+    internal static class CheckpointErrors
+    {
+        internal static ErrorRecord ToRecord(CheckpointException e, string path)
+        {
+            ErrorCategory category = e.ErrorId switch
+            {
+                CheckpointErrorIds.CheckpointLocked => ErrorCategory.ResourceBusy,
+                CheckpointErrorIds.CheckpointCorrupt => ErrorCategory.InvalidData,
+                CheckpointErrorIds.CheckpointVersionUnsupported => ErrorCategory.InvalidData,
+                CheckpointErrorIds.CheckpointFingerprintMismatch => ErrorCategory.InvalidOperation,
+                CheckpointErrorIds.CheckpointNotWritable => ErrorCategory.PermissionDenied,
+                CheckpointErrorIds.CheckpointNotFound => ErrorCategory.ObjectNotFound,
+                CheckpointErrorIds.DuplicateKey => ErrorCategory.InvalidData,
+                _ => ErrorCategory.NotSpecified,
+            };
+            return new ErrorRecord(e, e.ErrorId, category, (object?)e.Holder ?? path);
+        }
+    }
+}
