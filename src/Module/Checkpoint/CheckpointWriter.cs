@@ -455,13 +455,16 @@ namespace ParallelMap.Engine.Checkpoint
                             e);
                     }
 
-                    // The hook's file (if it made one at chunkPath) is made durable as ours would be.
+                    // The hook's file (if it made one at chunkPath) is made durable as ours would
+                    // be; what a hook writes elsewhere is its own to make durable.
                     if (File.Exists(chunkPath))
                     {
                         using (var fs = new FileStream(chunkPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1))
                         {
                             DurableIo.SyncFile(fs);
                         }
+
+                        DurableIo.SyncDirectory(layout.Chunks);
                     }
                 }
                 else
@@ -470,9 +473,9 @@ namespace ParallelMap.Engine.Checkpoint
                     ChunkFile.Write(temp, chunkKeys, chunkPayloads);
                     faultHook?.Invoke("chunk-written");
                     File.Move(temp, chunkPath); // never over an existing file
+                    DurableIo.SyncDirectory(layout.Chunks);
                 }
 
-                DurableIo.SyncDirectory(layout.Chunks);
                 faultHook?.Invoke("chunk-renamed");
 
                 journal.AppendChunk(number, chunkKeys.Length, saveHook != null);

@@ -61,9 +61,9 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 long length = new FileInfo(journalPath).Length;
 
-                // A journal line with its key is some 25-40 bytes and a key has an S and a D line;
-                // sizing up front spares the rehashes of a million-key table.
-                int capacity = (int)Math.Min(length / 64, 64L * 1024 * 1024);
+                // A done key costs its S and D lines, some 55 bytes with a short key; sizing the table
+                // from that spares the rehashes of a million-key table without doubling it.
+                int capacity = (int)Math.Min(length / 48, 64L * 1024 * 1024);
                 var keys = new Dictionary<string, KeyState>(capacity, StringComparer.Ordinal);
                 var replay = new JournalReplay(keys);
                 var r = new JournalRecord();
