@@ -35,6 +35,7 @@ namespace ParallelMap.Commands
         internal const string CheckpointParentMissing = "The checkpoint folder '{0}' cannot be made: its parent folder '{1}' does not exist.";
         internal const string RestartAction = "Discard the checkpoint and start the batch over";
         internal const string CheckpointLockedRestart = "The checkpoint '{0}' cannot be discarded: a running batch holds it ({1}).";
+        internal const string CheckpointHeld = "The checkpoint '{0}' is in use by another batch: {1}. Wait for it to finish, or stop it.";
         internal const string TookOverStaleLock = "Took over the stale lock of a process that is gone: {0}";
         internal const string DroppedTornTail = "The journal's last record was torn by a crash; it was dropped (that item runs again).";
         internal const string KeyNullOrEmpty = "The item's key is null or empty; every item of a resumable batch needs a key.";

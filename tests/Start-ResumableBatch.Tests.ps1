@@ -1,0 +1,376 @@
+#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.0' }
+# Start-ResumableBatch against the built module (./build.ps1 puts it in out/ParallelMap).
+
+BeforeAll {
+    $modulePath = if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { Join-Path $PSScriptRoot '../out/ParallelMap/ParallelMap.psd1' }
+    $modulePath = (Resolve-Path $modulePath).Path
+    Import-Module $modulePath -Force
+    $pwsh = (Get-Process -Id $PID).Path
+
+    function New-TempFolder {
+        $d = Join-Path ([System.IO.Path]::GetTempPath()) ('pm-rb-' + [guid]::NewGuid().ToString('N'))
+        $null = New-Item -ItemType Directory -Path $d
+        $d
+    }
+
+    function Wait-Until([scriptblock] $Condition, [int] $Seconds = 60) {
+        $deadline = [datetime]::UtcNow.AddSeconds($Seconds)
+        while (-not (& $Condition)) {
+            if ([datetime]::UtcNow -gt $deadline) { throw "condition not met in $Seconds s: $Condition" }
+            Start-Sleep -Milliseconds 50
+        }
+    }
+
+    # A child pwsh running a batch over i1..iN: slow enough to be interrupted half-way.
+    function Start-ChildBatch([string] $Path, [int] $Count, [int] $SleepMs) {
+        $script = @"
+Import-Module '$modulePath'
+1..$Count | ForEach-Object { "i`$_" } | Start-ResumableBatch -Path '$Path' -ThrottleLimit 2 -ChunkSize 5 -ChunkSeconds 0.2 { Start-Sleep -Milliseconds $SleepMs; "r-`$_" } | Out-Null
+"@
+        # -EncodedCommand: the script's quotes survive the trip through the process arguments.
+        $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($script))
+        Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded -PassThru
+    }
+
+    $script:sleepScript = { Start-Sleep -Milliseconds 30; "r-$_" }
+}
+
+AfterAll {
+    Get-ChildItem ([System.IO.Path]::GetTempPath()) -Filter 'pm-rb-*' -Directory -ErrorAction SilentlyContinue | Remove-Item -Recurse -Force -ErrorAction SilentlyContinue
+}
+
+Describe 'Start-ResumableBatch: run and resume' {
+    BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'runs every item once and returns a summary' {
+        $s = 1..30 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp { $_.ToUpper() }
+        $s.Path | Should -Be $cp
+        $s.Total | Should -Be 30
+        $s.Done | Should -Be 30
+        $s.Failed | Should -Be 0
+        $s.Skipped | Should -Be 0
+        $s.Elapsed | Should -BeOfType [timespan]
+        (Receive-ResumableBatch $cp | Sort-Object) | Should -Be (1..30 | ForEach-Object { "K$_" } | Sort-Object)
+    }
+
+    It 'skips done keys on resume without running them' {
+        $ran = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+        $null = 1..10 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -Variable @{ ran = $ran } { $ran.Add($_); $_ }
+        $ran = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+        $s = 1..15 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -Variable @{ ran = $ran } { $ran.Add($_); $_ }
+        $s.Skipped | Should -Be 10
+        $s.Done | Should -Be 5
+        ($ran | Sort-Object) | Should -Be ('k11', 'k12', 'k13', 'k14', 'k15')
+    }
+
+    It 'resumes after a stop in the middle of a run, with every key recorded once' {
+        $rs = [runspacefactory]::CreateRunspace()
+        $rs.Open()
+        $rs.SessionStateProxy.SetVariable('sb', $sleepScript)
+        $ps = [powershell]::Create()
+        $ps.Runspace = $rs
+        $null = $ps.AddScript("Import-Module '$modulePath'; 1..150 | ForEach-Object { ""i`$_"" } | Start-ResumableBatch -Path '$cp' -ThrottleLimit 2 -ChunkSize 7 `$sb")
+        $null = $ps.BeginInvoke()
+        Wait-Until { (Test-Path (Join-Path $cp 'journal.log')) -and (Get-ResumableBatch $cp).Done -ge 20 }
+        $ps.Stop()
+        $ps.Dispose()
+        $rs.Dispose()
+        $mid = Get-ResumableBatch $cp
+        $mid.Done | Should -BeLessThan 150
+        $mid.IsRunning | Should -BeFalse
+
+        $s = 1..150 | ForEach-Object { "i$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 2 $sleepScript
+        $s.Skipped | Should -Be $mid.Done
+        $s.Done | Should -Be (150 - $mid.Done)
+        $all = @(Receive-ResumableBatch $cp)
+        $all.Count | Should -Be 150
+        ($all | Sort-Object) | Should -Be (1..150 | ForEach-Object { "r-i$_" } | Sort-Object)
+    }
+
+    It 'resumes after the running pwsh is killed with SIGKILL, nothing lost and nothing twice' {
+        $child = Start-ChildBatch -Path $cp -Count 120 -SleepMs 40
+        try {
+            Wait-Until { (Test-Path (Join-Path $cp 'journal.log')) -and (Get-ResumableBatch $cp -ErrorAction SilentlyContinue).Done -ge 15 }
+        }
+        finally {
+            # Process.Kill sends SIGKILL on Linux and macOS: no cleanup runs in the child.
+            $child.Kill()
+            $child.WaitForExit()
+        }
+
+        $mid = Get-ResumableBatch $cp
+        $mid.Done | Should -BeLessThan 120
+        $mid.LockIsStale | Should -BeTrue
+        $s = 1..120 | ForEach-Object { "i$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 2 -ChunkSize 5 -ChunkSeconds 0.2 { Start-Sleep -Milliseconds 40; "r-$_" }
+        $s.Skipped + $s.Done | Should -Be 120
+        $status = Get-ResumableBatch $cp
+        $status.Done | Should -Be 120
+        $status.Pending | Should -Be 0
+        $all = @(Receive-ResumableBatch $cp -IncludeKey)
+        $all.Count | Should -Be 120
+        @($all.Key | Sort-Object -Unique).Count | Should -Be 120
+        foreach ($r in $all) { $r.Result | Should -Be "r-$($r.Key)" }
+    }
+
+    It 're-runs failed keys only with -RetryFailed' {
+        $sb = { if ($_ -eq 'k3' -and -not $env:PM_TEST_FIXED) { throw 'three failed' }; $_ }
+        $env:PM_TEST_FIXED = $null
+        try {
+            $s = 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp $sb -ErrorVariable ev -ErrorAction SilentlyContinue
+            $s.Failed | Should -Be 1
+            $ev[0].TargetObject | Should -Be 'k3'
+            $ev[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+            $failure = Receive-ResumableBatch $cp -Failed
+            $failure.Key | Should -Be 'k3'
+            $failure.Error | Should -Be 'three failed'
+            $failure.Attempts | Should -Be 1
+
+            $env:PM_TEST_FIXED = '1'
+            $again = 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp $sb
+            $again.Done | Should -Be 0
+            $again.Skipped | Should -Be 5
+            $retry = 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -RetryFailed $sb
+            $retry.Done | Should -Be 1
+            (Get-ResumableBatch $cp).Failed | Should -Be 0
+            (Receive-ResumableBatch $cp -Key k3) | Should -Be 'k3'
+        }
+        finally { $env:PM_TEST_FIXED = $null }
+    }
+
+    It 'keys objects by -KeyProperty and -KeyScript' {
+        $items = 1..6 | ForEach-Object { [pscustomobject]@{ Id = "id$_"; N = $_ } }
+        $s = $items | Start-ResumableBatch -Path $cp -KeyProperty Id { $_.N * 2 }
+        $s.Done | Should -Be 6
+        (Receive-ResumableBatch $cp -Key id4) | Should -Be 8
+        $cp2 = Join-Path $dir 'cp2'
+        $s2 = $items | Start-ResumableBatch -Path $cp2 -KeyScript { "n-$($_.N)" } { $_.N }
+        $s2.Done | Should -Be 6
+        (Receive-ResumableBatch $cp2 -Key n-5) | Should -Be 5
+    }
+
+    It 'streams results with -PassThru and returns no summary' {
+        $r = 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -PassThru { "out-$_" }
+        ($r | Sort-Object) | Should -Be ('out-k1', 'out-k2', 'out-k3', 'out-k4', 'out-k5')
+    }
+
+    It 'saves results as CliXml with their properties' {
+        $null = 'a' | Start-ResumableBatch -Path $cp { [pscustomobject]@{ Name = $_; Size = 42; When = [datetime]'2020-01-02' } }
+        $r = Receive-ResumableBatch $cp
+        $r.Name | Should -Be 'a'
+        $r.Size | Should -Be 42
+        $r.When | Should -Be ([datetime]'2020-01-02')
+    }
+
+    It 'saves finished results within the chunk time bound while a slow item still runs' {
+        $rs = [runspacefactory]::CreateRunspace()
+        $rs.Open()
+        $ps = [powershell]::Create()
+        $ps.Runspace = $rs
+        $null = $ps.AddScript("Import-Module '$modulePath'; 't1', 't2', 't3' | Start-ResumableBatch -Path '$cp' -ChunkSize 1000 -ChunkSeconds 0.3 { if (`$_ -eq 't3') { Start-Sleep -Seconds 60 }; `$_ }")
+        $null = $ps.BeginInvoke()
+        try {
+            # Two results are far from a full chunk, yet the time bound saves them while t3 runs.
+            Wait-Until { (Test-Path (Join-Path $cp 'journal.log')) -and (Get-ResumableBatch $cp).Done -ge 2 } -Seconds 20
+        }
+        finally {
+            $ps.Stop(); $ps.Dispose(); $rs.Dispose()
+        }
+    }
+
+    It 'discards the checkpoint with -Restart -Force' {
+        $null = 1..3 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp { 'old' }
+        $s = 'k1' | Start-ResumableBatch -Path $cp -Restart -Force { 'new' }
+        $s.Done | Should -Be 1
+        Receive-ResumableBatch $cp | Should -Be 'new'
+        (Get-ResumableBatch $cp).Seen | Should -Be 1
+    }
+
+    It 'keeps the checkpoint with -Restart -WhatIf' {
+        $null = 'k1' | Start-ResumableBatch -Path $cp { 'kept' }
+        'k1' | Start-ResumableBatch -Path $cp -Restart -WhatIf { 'new' }
+        Receive-ResumableBatch $cp | Should -Be 'kept'
+    }
+}
+
+Describe 'Start-ResumableBatch: -SaveScript' {
+    BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'runs on the caller''s thread with every result in chunks' {
+        $calls = [System.Collections.Generic.List[object]]::new()
+        $callerThread = [Environment]::CurrentManagedThreadId
+        $s = 1..10 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 4 -SaveScript {
+            param($ChunkPath, $Results, $Keys)
+            $calls.Add([pscustomobject]@{ Path = $ChunkPath; Keys = @($Keys); Results = @($Results); Thread = [Environment]::CurrentManagedThreadId })
+        } { "v-$_" }
+        $s.Done | Should -Be 10
+        ($calls.Keys | Sort-Object) | Should -Be (1..10 | ForEach-Object { "k$_" } | Sort-Object)
+        foreach ($c in $calls) {
+            $c.Thread | Should -Be $callerThread
+            $c.Keys.Count | Should -BeLessOrEqual 4
+            for ($i = 0; $i -lt $c.Keys.Count; $i++) { $c.Results[$i] | Should -Be "v-$($c.Keys[$i])" }
+            $c.Path | Should -BeLike "$cp*"
+        }
+    }
+
+    It 'receives every result exactly once across a stop and a resume' {
+        $saved = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
+        $save = { param($ChunkPath, $Results, $Keys) foreach ($k in $Keys) { $saved.Add($k) } }
+        $rs = [runspacefactory]::CreateRunspace()
+        $rs.Open()
+        $rs.SessionStateProxy.SetVariable('saved', $saved)
+        $rs.SessionStateProxy.SetVariable('save', $save)
+        $rs.SessionStateProxy.SetVariable('sb', $sleepScript)
+        $ps = [powershell]::Create()
+        $ps.Runspace = $rs
+        $null = $ps.AddScript("Import-Module '$modulePath'; 1..100 | ForEach-Object { ""s`$_"" } | Start-ResumableBatch -Path '$cp' -ThrottleLimit 2 -ChunkSize 3 -SaveScript `$save `$sb")
+        $null = $ps.BeginInvoke()
+        Wait-Until { $saved.Count -ge 12 }
+        $ps.Stop()
+        $ps.Dispose()
+        $rs.Dispose()
+        $mid = $saved.Count
+        $mid | Should -BeLessThan 100
+
+        $null = 1..100 | ForEach-Object { "s$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 2 -ChunkSize 3 -SaveScript $save $sleepScript
+        $saved.Count | Should -Be 100
+        @($saved | Sort-Object -Unique).Count | Should -Be 100
+        (Get-ResumableBatch $cp).Done | Should -Be 100
+    }
+
+    It 'records nothing done when the save script throws, and stops with CheckpointSaveFailed' {
+        { 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 2 -SaveScript { throw 'disk full' } { $_ } } |
+            Should -Throw -ErrorId 'CheckpointSaveFailed,*'
+        (Get-ResumableBatch $cp).Done | Should -Be 0
+    }
+}
+
+Describe 'Start-ResumableBatch: locks, damage and bad input' {
+    BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'refuses a checkpoint another pwsh holds, naming the holder, and takes it over once that process is gone' {
+        $child = Start-ChildBatch -Path $cp -Count 400 -SleepMs 200
+        try {
+            Wait-Until { (Test-Path (Join-Path $cp 'journal.log')) -and (Get-ResumableBatch $cp -ErrorAction SilentlyContinue).IsRunning }
+            # A different script too: the live lock is what must be reported.
+            $err = { 'i1' | Start-ResumableBatch -Path $cp { $_ } } | Should -Throw -ErrorId 'CheckpointLocked,*' -PassThru
+            $err.Exception.Message | Should -Match "\b$($child.Id)\b"
+            (Get-ResumableBatch $cp).LockHolder | Should -Match "\b$($child.Id)\b"
+        }
+        finally {
+            $child.Kill()
+            $child.WaitForExit()
+        }
+
+        (Get-ResumableBatch $cp).LockIsStale | Should -BeTrue
+        $s = 1..400 | ForEach-Object { "i$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 4 -ChunkSize 5 -ChunkSeconds 0.2 { Start-Sleep -Milliseconds 200; "r-$_" }
+        $s.Skipped + $s.Done | Should -Be 400
+    }
+
+    It 'refuses a damaged checkpoint with CheckpointCorrupt and leaves it byte for byte' {
+        $null = 1..50 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 10 { $_ }
+        $journal = Join-Path $cp 'journal.log'
+        $bytes = [System.IO.File]::ReadAllBytes($journal)
+        $middle = [int]($bytes.Length / 2)
+        # Change a key character in a middle record (not the last one, which may be torn).
+        while ($bytes[$middle] -ne [byte][char]'k') { $middle++ }
+        $bytes[$middle + 1] = [byte][char]'Z'
+        [System.IO.File]::WriteAllBytes($journal, $bytes)
+        $before = (Get-FileHash $journal).Hash
+        { 'k1' | Start-ResumableBatch -Path $cp { $_ } } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+        { Get-ResumableBatch $cp -ErrorAction Stop } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+        (Get-FileHash $journal).Hash | Should -Be $before
+    }
+
+    It 'refuses a changed script block unless -Force' {
+        $null = 'k1' | Start-ResumableBatch -Path $cp { 1 }
+        { 'k2' | Start-ResumableBatch -Path $cp { 2 } } | Should -Throw -ErrorId 'CheckpointFingerprintMismatch,*'
+        $s = 'k2' | Start-ResumableBatch -Path $cp -Force { 2 }
+        $s.Done | Should -Be 1
+    }
+
+    It 'refuses a path whose parent does not exist' {
+        { 'k' | Start-ResumableBatch -Path (Join-Path $dir 'no/such/cp') { 1 } } | Should -Throw -ErrorId 'CheckpointPathNotFound,*'
+    }
+
+    It 'refuses an unwritable folder with CheckpointNotWritable' -Skip:($IsWindows -or (id -u) -eq '0') {
+        $ro = Join-Path $dir 'ro'
+        $null = New-Item -ItemType Directory $ro
+        chmod 555 $ro
+        try { { 'k' | Start-ResumableBatch -Path (Join-Path $ro 'cp') { 1 } } | Should -Throw -ErrorId 'CheckpointNotWritable,*' }
+        finally { chmod 755 $ro }
+    }
+
+    It 'needs a key for items that are not strings' {
+        { 1, 2 | Start-ResumableBatch -Path $cp { $_ } } | Should -Throw -ErrorId 'KeyRequired,*'
+    }
+
+    It 'writes KeyNullOrEmpty for an item without a key and goes on' {
+        $items = [pscustomobject]@{ Id = 'a' }, [pscustomobject]@{ Id = '' }, [pscustomobject]@{ Id = 'c' }
+        $s = $items | Start-ResumableBatch -Path $cp -KeyProperty Id { $_.Id } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'KeyNullOrEmpty,*'
+    }
+
+    It 'writes DuplicateKey for a key given twice in one run, keeping the first result' {
+        $s = 'a', 'b', 'a' | Start-ResumableBatch -Path $cp { "$_-$([guid]::NewGuid())" } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'DuplicateKey,*'
+        $ev[0].Exception.Message | Should -Match "'a'"
+        @(Receive-ResumableBatch $cp -Key a).Count | Should -Be 1
+    }
+
+    It 'resumes 100,000 done keys without running any, in seconds' {
+        $keys = 1..100000 | ForEach-Object { "key$_" }
+        $ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        $first = $keys | Start-ResumableBatch -Path $cp -ChunkSize 10000 -Variable @{ ran = $ran } { $ran.Add(1) }
+        $first.Done | Should -Be 100000
+        $ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        $again = $keys | Start-ResumableBatch -Path $cp -Variable @{ ran = $ran } { $ran.Add(1) }
+        $sw.Stop()
+        Write-Host "    resume of 100,000 done keys took $([math]::Round($sw.Elapsed.TotalSeconds, 2)) s"
+        $again.Skipped | Should -Be 100000
+        $ran.Count | Should -Be 0
+        # A sanity bound against pathological (quadratic) behaviour, not a speed goal.
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 60
+    }
+}
+
+Describe 'Get-ResumableBatch and Receive-ResumableBatch' {
+    BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'reports counts, failed keys with errors, last update and no lock after a run' {
+        $null = 1..6 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp { if ($_ -eq 'k2') { throw 'two' }; $_ } -ErrorAction SilentlyContinue
+        $s = Get-ResumableBatch $cp
+        $s.Path | Should -Be $cp
+        $s.Seen | Should -Be 6
+        $s.Done | Should -Be 5
+        $s.Failed | Should -Be 1
+        $s.Pending | Should -Be 0
+        $s.LastRunCompleted | Should -BeTrue
+        $s.LastUpdate | Should -BeGreaterThan ([datetime]::Now.AddMinutes(-5))
+        $s.LockHolder | Should -BeNullOrEmpty
+        $s.IsRunning | Should -BeFalse
+        $s.FailedItems.Key | Should -Be 'k2'
+        $s.FailedItems.Error | Should -Be 'two'
+    }
+
+    It 'reports CheckpointNotFound for a folder without a checkpoint' {
+        { Get-ResumableBatch (Join-Path $dir 'none') -ErrorAction Stop } | Should -Throw -ErrorId 'CheckpointNotFound,*'
+        { Receive-ResumableBatch (Join-Path $dir 'none') } | Should -Throw -ErrorId 'CheckpointNotFound,*'
+    }
+
+    It 'streams results for given keys and with their keys' {
+        $null = 1..20 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 3 { "v$_"; "w$_" }
+        (Receive-ResumableBatch $cp -Key k7, k9 | Sort-Object) | Should -Be 'vk7', 'vk9', 'wk7', 'wk9'
+        $withKeys = @(Receive-ResumableBatch $cp -IncludeKey)
+        $withKeys.Count | Should -Be 20
+        ($withKeys | Where-Object Key -eq 'k4').Result | Should -Be 'vk4', 'wk4'
+    }
+}
