@@ -312,15 +312,16 @@ Describe 'Timeouts and retries' {
 Describe 'Stop (Ctrl-C) and leaks' {
     It 'stops promptly while items block, runs the cleanup scripts and leaves no runspace behind' {
         $before = @(Get-Runspace).Count
-        $state = [hashtable]::Synchronized(@{ Started = 0; Cleanups = 0 })
-        $p = Start-Pipeline '1..100 | Invoke-ParallelMap -ThrottleLimit 3 -Variable @{ state = $state } -CleanupScript { $state.Cleanups++ } { $state.Started++; Start-Sleep -Seconds 3600 }' @{ state = $state }
-        Wait-Until { $state.Started -ge 3 }
+        # Concurrent bags: ++ on a synchronized hashtable is a read-modify-write that loses updates.
+        $state = @{ Started = [System.Collections.Concurrent.ConcurrentBag[int]]::new(); Cleanups = [System.Collections.Concurrent.ConcurrentBag[int]]::new() }
+        $p = Start-Pipeline '1..100 | Invoke-ParallelMap -ThrottleLimit 3 -Variable @{ state = $state } -CleanupScript { $state.Cleanups.Add(1) } { $state.Started.Add(1); Start-Sleep -Seconds 3600 }' @{ state = $state }
+        Wait-Until { $state.Started.Count -ge 3 }
         $sw = [System.Diagnostics.Stopwatch]::StartNew()
         $p.PowerShell.Stop()
         $sw.Stop()
         Stop-Pipeline $p
         $sw.Elapsed.TotalSeconds | Should -BeLessThan 10
-        $state.Cleanups | Should -Be 3
+        $state.Cleanups.Count | Should -Be 3
         Wait-Until { @(Get-Runspace).Count -le $before }
         @(Get-Runspace | Where-Object Name -like 'ParallelMap*').Count | Should -Be 0
     }

@@ -6,7 +6,7 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-if command -v pwsh >/dev/null 2>&1 && pwsh -NoProfile -NonInteractive -Command 'if (Get-Module -ListAvailable Pester | Where-Object Version -ge 5.0) { exit 0 } else { exit 1 }' >/dev/null 2>&1; then
+if command -v pwsh >/dev/null 2>&1 && pwsh -NoProfile -NonInteractive -Command 'if (Get-Module -ListAvailable Pester | Where-Object { $_.Version -ge [version]"5.0" }) { exit 0 } else { exit 1 }' >/dev/null 2>&1; then
     exec pwsh -NoProfile -NonInteractive -File "$root/build.ps1" -Test
 fi
 
