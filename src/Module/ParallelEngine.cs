@@ -455,18 +455,7 @@ namespace ParallelMap.Engine
 
             // Wakes deferred because items looked fast must not outlive the caller's attention.
             if (_input.Count > 0) _workerWait.WakeAll(_lock);
-            _callerWait.Enter(_lock);
-            Monitor.Exit(_lock);
-            bool signaled = false;
-            try
-            {
-                signaled = _callerWait.Wait(ms);
-            }
-            finally
-            {
-                Monitor.Enter(_lock);
-                _callerWait.Leave(_lock, signaled);
-            }
+            _callerWait.ParkLocked(_lock, ms);
         }
 
         /// <summary>Waits until the outbox has something, a worker exits, or the timeout passes.</summary>
@@ -766,18 +755,7 @@ namespace ParallelMap.Engine
                     }
 
                     if (_inputCompleted && _delayed.Count == 0) return null;
-                    _workerWait.Enter(_lock);
-                    Monitor.Exit(_lock);
-                    bool signaled = false;
-                    try
-                    {
-                        signaled = _workerWait.Wait(Timeout.Infinite);
-                    }
-                    finally
-                    {
-                        Monitor.Enter(_lock);
-                        _workerWait.Leave(_lock, signaled);
-                    }
+                    _workerWait.ParkLocked(_lock, Timeout.Infinite);
                 }
             }
             finally
@@ -996,19 +974,8 @@ namespace ParallelMap.Engine
 
         private void WaitForRoomLocked()
         {
-            _roomWait.Enter(_lock);
             _callerWait.WakeOne(_lock);
-            Monitor.Exit(_lock);
-            bool signaled = false;
-            try
-            {
-                signaled = _roomWait.Wait(Timeout.Infinite);
-            }
-            finally
-            {
-                Monitor.Enter(_lock);
-                _roomWait.Leave(_lock, signaled);
-            }
+            _roomWait.ParkLocked(_lock, Timeout.Infinite);
         }
 
         /// <summary>Publishes a side record now, after the worker's buffered outcomes (so order holds).</summary>

@@ -26,6 +26,28 @@ namespace ParallelMap.Engine
         /// <summary>True when some waiter has not been woken yet; a racy read is fine as a hint.</summary>
         internal bool HasSleepers => Volatile.Read(ref _waiting) > Volatile.Read(ref _woken);
 
+        /// <summary>
+        /// Parks the current thread: registers, releases the engine lock, waits, re-takes the lock
+        /// and unregisters. Call with the lock held; returns with it held. True if woken.
+        /// </summary>
+        internal bool ParkLocked(object engineLock, int millisecondsTimeout)
+        {
+            Enter(engineLock);
+            Monitor.Exit(engineLock);
+            bool signaled = false;
+            try
+            {
+                signaled = Wait(millisecondsTimeout);
+            }
+            finally
+            {
+                Monitor.Enter(engineLock);
+                Leave(engineLock, signaled);
+            }
+
+            return signaled;
+        }
+
         /// <summary>Registers the current thread; call under the engine lock, then <see cref="Wait"/> outside it.</summary>
         internal void Enter(object engineLock)
         {
