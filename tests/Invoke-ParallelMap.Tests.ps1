@@ -166,6 +166,41 @@ Describe 'Initialization, cleanup, variables, functions, modules, $using:' {
         finally { Remove-Item $dir -Recurse -Force }
     }
 
+    It 'imports by its path a module the caller loaded from a file and names' {
+        $dir = Join-Path ([System.IO.Path]::GetTempPath()) ("pm-mod-" + [guid]::NewGuid())
+        $null = New-Item -ItemType Directory $dir
+        try {
+            Set-Content (Join-Path $dir 'PmLoaded.psm1') 'function Get-PmCube($v) { $v * $v * $v }'
+            Import-Module (Join-Path $dir 'PmLoaded.psm1')
+            2 | Invoke-ParallelMap -Module PmLoaded { Get-PmCube $_ } | Should -Be 8
+        }
+        finally { Remove-Module PmLoaded -ErrorAction SilentlyContinue; Remove-Item $dir -Recurse -Force }
+    }
+
+    It 'starts each runspace in the caller''s current location' {
+        Push-Location ([System.IO.Path]::GetTempPath())
+        try { 1 | Invoke-ParallelMap { $PWD.ProviderPath } | Should -Be (Get-Location).ProviderPath }
+        finally { Pop-Location }
+    }
+
+    It 'resolves a drive-qualified $using: such as $using:env:' {
+        $env:PM_USING_TEST = 'from-env'
+        try { 1 | Invoke-ParallelMap { $using:env:PM_USING_TEST } | Should -Be 'from-env' }
+        finally { $env:PM_USING_TEST = $null }
+    }
+
+    It 'waits for a slow cleanup script and forwards its output' {
+        1 | Invoke-ParallelMap { 'item' } -CleanupScript { Start-Sleep -Milliseconds 5500; 'cleanup output' } | Should -Be 'item', 'cleanup output'
+    }
+
+    It 'treats exit 0 as success and exit N as a failure of the item' {
+        $r = 1..3 | Invoke-ParallelMap { if ($_ -eq 2) { exit 3 }; if ($_ -eq 3) { exit }; $_ } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $r | Should -Be 1
+        $ev.Count | Should -Be 1
+        $ev[0].TargetObject | Should -Be 2
+        $ev[0].Exception.Message | Should -Match 'exit 3'
+    }
+
     It 'imports a -Module by name' {
         (1 | Invoke-ParallelMap -Module Microsoft.PowerShell.Utility { (Get-Module Microsoft.PowerShell.Utility).Name }) | Should -Be 'Microsoft.PowerShell.Utility'
     }
@@ -354,6 +389,7 @@ Describe 'Bad input' {
         @{ Name = 'a non-positive timeout'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap -TimeoutSeconds 0 { $ran.Add(1) } } }
         @{ Name = 'negative retries'; Id = 'ParameterArgumentValidationError'; Call = { 1 | Invoke-ParallelMap -RetryCount -1 { $ran.Add(1) } } }
         @{ Name = 'an unknown module'; Id = 'ModuleNotFound'; Call = { 1 | Invoke-ParallelMap -Module No.Such.Module { $ran.Add(1) } } }
+        @{ Name = 'a module path that does not exist'; Id = 'ModuleNotFound'; Call = { 1 | Invoke-ParallelMap -Module /no/such/dir/Mod.psm1 { $ran.Add(1) } } }
         @{ Name = 'an unknown function'; Id = 'FunctionNotFound'; Call = { 1 | Invoke-ParallelMap -Function Get-NoSuchThing { $ran.Add(1) } } }
         @{ Name = 'an automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ PSItem = 1 } { $ran.Add(1) } } }
         @{ Name = 'another automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ Host = 1 } { $ran.Add(1) } } }

@@ -118,7 +118,15 @@ namespace ParallelMap.Commands
                 string itemScript = PrepareItemScript(usingValues);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues);
                 string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues);
-                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup);
+                var modules = new List<string>();
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(name));
+                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup)
+                {
+                    Modules = modules,
+
+                    // Relative paths in the script resolve as they would in the caller (as ForEach-Object -Parallel does).
+                    WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+                };
                 var options = BuildOptions();
                 _progressId = Math.Abs(GetHashCode() % 100000) + 1;
                 _engine = ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
@@ -201,13 +209,6 @@ namespace ParallelMap.Commands
                 iss.Commands.Add(new SessionStateFunctionEntry(fn.Name, fn.Definition));
             }
 
-            var modules = new List<string>();
-            foreach (string name in Module ?? Array.Empty<string>())
-            {
-                modules.Add(ResolveModule(name));
-            }
-
-            if (modules.Count > 0) iss.ImportPSModule(modules.ToArray());
             // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
             // for any cmdlet: inside the runspaces only Stop (fail the item at the first error)
             // differs from Continue. SilentlyContinue there would hide them even from -ErrorVariable.
@@ -237,15 +238,26 @@ namespace ParallelMap.Commands
             }
 
             if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
-            var found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
+            System.Collections.ObjectModel.Collection<PSObject> found;
+            try
+            {
+                found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
+            }
+            catch (RuntimeException)
+            {
+                // Get-Module refuses some names outright (a path that does not exist, say).
+                found = new System.Collections.ObjectModel.Collection<PSObject>();
+            }
+
             if (found.Count == 0 || found[0] is null)
             {
                 throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.ModuleNotFound, name)), Strings.ModuleNotFoundId, ErrorCategory.ObjectNotFound, name));
             }
 
-            // A module loaded in the caller from a path is imported by that path.
+            // Imported by the path the caller's module came from: a module the caller loaded from a
+            // file outside PSModulePath is found by name only in the caller's session.
             string? path = (found[0].BaseObject as PSModuleInfo)?.Path;
-            return path is not null && File.Exists(path) && !name.Equals(Path.GetFileNameWithoutExtension(path), StringComparison.OrdinalIgnoreCase) ? path : name;
+            return path is not null && File.Exists(path) ? path : name;
         }
 
         private static void AddPreference(InitialSessionState iss, string name, ActionPreference value)

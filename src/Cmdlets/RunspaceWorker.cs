@@ -29,6 +29,12 @@ namespace ParallelMap.Commands
         internal string? InitializationScript { get; }
 
         internal string? CleanupScript { get; }
+
+        /// <summary>Modules (resolved paths or names) each runspace imports before the initialization script.</summary>
+        internal IReadOnlyList<string> Modules { get; set; } = Array.Empty<string>();
+
+        /// <summary>The caller's current file-system location, where each runspace starts.</summary>
+        internal string? WorkingDirectory { get; set; }
     }
 
     /// <summary>An output of a runspace's end block (a script with its own end block), not tied to any item.</summary>
@@ -94,6 +100,19 @@ namespace ParallelMap.Commands
             _runspace.Name = "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
+            if (_setup.WorkingDirectory is string dir && System.IO.Directory.Exists(dir))
+            {
+                _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
+            }
+
+            if (_setup.Modules.Count > 0)
+            {
+                // Imported by a script rather than InitialSessionState.ImportPSModule, whose
+                // failures at Open are easy to miss: here a failure stops the run at once.
+                var errors = RunScript("param($m) Import-Module -Name $m -ErrorAction Stop", _setup.Modules);
+                if (errors.Count > 0) throw new ItemErrorsException(errors);
+            }
+
             if (_setup.InitializationScript is string init)
             {
                 var errors = RunScript(init);
@@ -156,7 +175,7 @@ namespace ParallelMap.Commands
                 Array outputs = _pipe!.Process(input);
                 foreach (object? o in outputs) context.Output(o);
             }
-            catch (Exception) when (Volatile.Read(ref _aborted) == 0)
+            catch (Exception ex) when (Volatile.Read(ref _aborted) == 0)
             {
                 // Only flow control (exit, break) escapes the guard around the user's code, and it
                 // leaves the steppable pipeline unusable: open a new one for the next item.
@@ -170,7 +189,14 @@ namespace ParallelMap.Commands
                 }
 
                 _pipe = null;
-                throw;
+                if (ex.GetType().Name != "ExitException") throw;
+
+                // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
+                object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
+                if (code is not null && LanguagePrimitives.TryConvertTo(code, out int exitCode) && exitCode != 0)
+                {
+                    context.Fail(new InvalidOperationException(Strings.Format(Strings.ItemExited, exitCode), ex));
+                }
             }
             finally
             {
@@ -227,12 +253,13 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>Runs a whole script in the runspace's global scope; forwards its streams; returns its errors.</summary>
-        private List<ErrorRecord> RunScript(string script)
+        private List<ErrorRecord> RunScript(string script, object? argument = null)
         {
             var errors = new List<ErrorRecord>();
             using var ps = PowerShell.Create();
             ps.Runspace = _runspace;
             ps.AddScript(script, useLocalScope: false);
+            if (argument is not null) ps.AddArgument(argument);
             HookStreams(ps, inItemLoop: false);
             ps.Streams.Error.DataAdded += (s, e) => errors.Add(((PSDataCollection<ErrorRecord>)s!)[e.Index]);
             _running = ps;

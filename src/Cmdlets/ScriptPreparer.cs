@@ -55,7 +55,9 @@ namespace ParallelMap.Commands
                 string privateName = "__pmUsing_" + Mangle(name);
                 if (!usingValues.ContainsKey(privateName))
                 {
-                    PSVariable? found = callerState.PSVariable.Get(name);
+                    PSVariable? found = variable.VariablePath.IsDriveQualified && !variable.VariablePath.IsVariable
+                        ? DriveValue(callerState, name)
+                        : callerState.PSVariable.Get(name);
                     if (found is null)
                     {
                         throw new CommandErrorException(new ErrorRecord(
@@ -86,6 +88,23 @@ namespace ParallelMap.Commands
             }
 
             return result;
+        }
+
+        /// <summary>A drive-qualified reference such as <c>$using:env:HOME</c>: the item's value, or null if it does not exist.</summary>
+        private static PSVariable? DriveValue(SessionState state, string path)
+        {
+            try
+            {
+                var items = state.InvokeProvider.Item.Get(path);
+                if (items.Count == 0) return null;
+                object? value = items[0]?.BaseObject;
+                if (value is System.Collections.DictionaryEntry entry) value = entry.Value;
+                return new PSVariable("drive", value);
+            }
+            catch (Exception ex) when (ex is ItemNotFoundException || ex is DriveNotFoundException || ex is ProviderNotFoundException)
+            {
+                return null;
+            }
         }
 
         /// <summary>Makes the per-item code the process block, with failures reported to the relay so the pipeline survives them.</summary>

@@ -40,6 +40,7 @@ namespace ParallelMap.Commands
         internal const string DroppedTornTail = "The journal's last record was torn by a crash; it was dropped (that item runs again).";
         internal const string KeyNullOrEmpty = "The item's key is null or empty; every item of a resumable batch needs a key.";
         internal const string KeyRequired = "The item is not a string, so it is not its own key: give -KeyProperty or -KeyScript.";
+        internal const string ItemExited = "The script ended the item with 'exit {0}'.";
         internal const string RetryingItem = "Item '{0}': attempt {1} failed ({2}); it was tried again.";
         internal const string ProgressActivity = "{0}";
         internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";

@@ -155,6 +155,7 @@ namespace ParallelMap.Engine
         private int _workersBeginning;  // (lock) created and not yet at their first take
         private int _nextWorkerId;      // (lock)
         private int _disposed;
+        private long _shutdownDeadline;
         private Thread? _watchdog;
 
         /// <summary>Final outcomes by status, counted as they enter the outbox (lock).</summary>
@@ -337,23 +338,30 @@ namespace ParallelMap.Engine
 
         /// <summary>
         /// Waits for every worker to run its end and exit, delivering the records they emit
-        /// meanwhile; completes the input first. Returns false if some worker was still running
-        /// after <see cref="EngineOptions.ShutdownTimeout"/> (it is abandoned).
+        /// meanwhile; completes the input first. A worker that ends normally is waited for as long
+        /// as its end takes (it is the user's cleanup); a worker that was aborted (timeout, stop) is
+        /// waited for until <see cref="EngineOptions.ShutdownTimeout"/> after the first shutdown
+        /// began, then abandoned. Returns false if some worker was abandoned.
         /// </summary>
         /// <returns>True when every worker thread exited.</returns>
         public bool Shutdown()
         {
             Complete();
-            long deadline = _clock.ElapsedTicks + (long)(_options.ShutdownTimeout.TotalSeconds * Stopwatch.Frequency);
+            long deadline = ShutdownDeadline();
             while (true)
             {
                 DeliverReady();
+                bool onlyAborted = true;
                 lock (_lock)
                 {
                     if (_threads.Count == 0 && _outbox.Count == 0) return true;
+                    foreach (var slot in _threads)
+                    {
+                        if (!slot.AbortRequested) onlyAborted = false;
+                    }
                 }
 
-                long left = deadline - _clock.ElapsedTicks;
+                long left = onlyAborted ? deadline - _clock.ElapsedTicks : long.MaxValue;
                 if (left <= 0) return false;
                 WaitForActivity((int)Math.Max(1, Math.Min(_options.IdleCallbackInterval.TotalMilliseconds, left * 1000 / Stopwatch.Frequency)), whenOrderedWindowFull: false);
                 _sink.OnWait();
@@ -423,7 +431,7 @@ namespace ParallelMap.Engine
             }
 
             _watchdogWake.Set();
-            long deadline = _clock.ElapsedTicks + (long)(_options.ShutdownTimeout.TotalSeconds * Stopwatch.Frequency);
+            long deadline = ShutdownDeadline();
             WorkerSlot<TIn, TOut>[] threads;
             lock (_lock) threads = _threads.ToArray();
             foreach (var slot in threads)
@@ -434,6 +442,15 @@ namespace ParallelMap.Engine
 
             _watchdog?.Join((int)Math.Max(0, (deadline - _clock.ElapsedTicks) * 1000 / Stopwatch.Frequency) + 100);
             lock (_lock) _outbox.Clear();
+        }
+
+        /// <summary>One deadline for Shutdown and Dispose together, so a stop never waits twice.</summary>
+        private long ShutdownDeadline()
+        {
+            long ticks = (long)(_options.ShutdownTimeout.TotalSeconds * Stopwatch.Frequency);
+            long fresh = _clock.ElapsedTicks + ticks;
+            long existing = Interlocked.CompareExchange(ref _shutdownDeadline, fresh, 0);
+            return existing == 0 ? fresh : existing;
         }
 
         // ------------------------------------------------------------------ caller side
@@ -1053,6 +1070,7 @@ namespace ParallelMap.Engine
                 lock (slot.Sync)
                 {
                     slot.Aborted = true;
+                    slot.AbortRequested = true;
                     current = slot.Current;
                     attempt = slot.CurrentAttempt;
                     foreach (var e in slot.Local) cancelled.Add(e);
@@ -1092,6 +1110,7 @@ namespace ParallelMap.Engine
 
         private static void AbortWorker(WorkerSlot<TIn, TOut> slot)
         {
+            slot.AbortRequested = true;
             try
             {
                 slot.AbortSource.Cancel();
@@ -1262,6 +1281,9 @@ namespace ParallelMap.Engine
 
         /// <summary>Set once the worker must take no more items (timed out, stopped, exiting).</summary>
         internal volatile bool Aborted;
+
+        /// <summary>Set once the worker was interrupted (timeout or stop): shutdown waits for it only so long.</summary>
+        internal volatile bool AbortRequested;
 
         internal WorkerSlot(ParallelEngine<TIn, TOut> core, int id)
         {
