@@ -186,6 +186,24 @@ Describe 'Start-ResumableBatch: run and resume' {
         (Get-ResumableBatch $cp).Seen | Should -Be 1
     }
 
+    It 'runs nothing and makes no checkpoint with -WhatIf' {
+        $ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+        'a' | Start-ResumableBatch -Path $cp -WhatIf -Variable @{ ran = $ran } { $ran.Add(1) }
+        $ran.Count | Should -Be 0
+        Test-Path $cp | Should -BeFalse
+    }
+
+    It 'fails the run when the last save fails, and reports nothing as done' {
+        { 'a', 'b' | Start-ResumableBatch -Path $cp -SaveScript { param($ChunkPath, $Results, $Keys) throw 'x' } { $_ } } | Should -Throw -ErrorId 'CheckpointSaveFailed,*'
+        (Get-ResumableBatch $cp).Done | Should -Be 0
+    }
+
+    It 'does not count items refused for their key as pending' {
+        $s = 'a', '', 'b', 'a' | Start-ResumableBatch -Path $cp { $_ } -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $s.Pending | Should -Be 0
+    }
+
     It 'keeps the checkpoint with -Restart -WhatIf' {
         $null = 'k1' | Start-ResumableBatch -Path $cp { 'kept' }
         'k1' | Start-ResumableBatch -Path $cp -Restart -WhatIf { 'new' }

@@ -71,6 +71,9 @@ namespace ParallelMap.Commands
         private long _done;
         private long _failed;
         private long _skipped;
+
+        /// <summary>Items refused for their key (null, empty, duplicate): never recorded, so not pending either.</summary>
+        private long _rejected;
         private Exception? _saveError;
 
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
@@ -149,11 +152,19 @@ namespace ParallelMap.Commands
                 ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException(Strings.Format(Strings.CheckpointParentMissing, _path, parent)), Strings.CheckpointPathNotFoundId, ErrorCategory.ObjectNotFound, _path));
             }
 
+            // -WhatIf (or a declined -Confirm) runs nothing and touches nothing.
+            if (!ShouldProcess(_path, Restart ? Strings.RestartAction : Strings.RunAction))
+            {
+                _declined = true;
+                return;
+            }
+
             if (Restart && Directory.Exists(_path))
             {
-                if (!(Force || ShouldProcess(_path, Strings.RestartAction)))
+                // Discarding recorded results always asks, unless -Force: a scheduled task that
+                // restarts on purpose says -Force; a non-interactive run without it fails here.
+                if (!(Force || ShouldContinue(Strings.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
                 {
-                    // Declined (or -WhatIf): nothing is discarded and nothing runs.
                     _declined = true;
                     return;
                 }
@@ -206,6 +217,7 @@ namespace ParallelMap.Commands
             string? key = KeyOf(item);
             if (string.IsNullOrEmpty(key))
             {
+                _rejected++;
                 WriteError(new ErrorRecord(new ArgumentException(Strings.KeyNullOrEmpty), Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
                 return;
             }
@@ -217,11 +229,13 @@ namespace ParallelMap.Commands
             }
             catch (CheckpointException e) when (e.ErrorId == CheckpointErrorIds.DuplicateKey)
             {
+                _rejected++;
                 WriteError(new ErrorRecord(e, CheckpointErrorIds.DuplicateKey, ErrorCategory.InvalidData, item));
                 return;
             }
             catch (ArgumentException e)
             {
+                _rejected++;
                 WriteError(new ErrorRecord(e, Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
                 return;
             }
@@ -244,9 +258,12 @@ namespace ParallelMap.Commands
             ThrowIfSaveFailed();
             if (StopRequested) throw new PipelineStoppedException();
             Save(() => _session.Complete());
+
+            // The last save happens in Complete: a failure there must fail the run, not vanish.
+            ThrowIfSaveFailed();
             if (!PassThru)
             {
-                WriteObject(new ResumableBatchResult(_path, _total, _done, _failed, _skipped, Math.Max(0, _total - _done - _failed - _skipped), _clock.Elapsed));
+                WriteObject(new ResumableBatchResult(_path, _total, _done, _failed, _skipped, Math.Max(0, _total - _done - _failed - _skipped - _rejected), _clock.Elapsed));
             }
         }
 

@@ -34,6 +34,8 @@ namespace ParallelMap.Commands
         internal const string SeveralBlocksWithInput = "Several script blocks run once each and take no pipeline input; give one script block to run it for each item.";
         internal const string CheckpointParentMissing = "The checkpoint folder '{0}' cannot be made: its parent folder '{1}' does not exist.";
         internal const string RestartAction = "Discard the checkpoint and start the batch over";
+        internal const string RunAction = "Run the batch, checkpointing to this folder";
+        internal const string RestartQuery = "Discard every result recorded in '{0}' and start the batch over?";
         internal const string CheckpointLockedRestart = "The checkpoint '{0}' cannot be discarded: a running batch holds it ({1}).";
         internal const string CheckpointHeld = "The checkpoint '{0}' is in use by another batch: {1}. Wait for it to finish, or stop it.";
         internal const string TookOverStaleLock = "Took over the stale lock of a process that is gone: {0}";
