@@ -177,7 +177,11 @@ namespace ParallelMap.Commands
 
         private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues)
         {
-            InitialSessionState iss = InitialSessionState.CreateDefault2();
+            // CreateDefault, not CreateDefault2: it binds the built-in cmdlets up front, where
+            // CreateDefault2 loads Microsoft.PowerShell.Utility again in each runspace on first use
+            // (measured 12-23 ms of CPU per runspace, against 1-7 ms; both open in about 10 ms).
+            InitialSessionState iss = InitialSessionState.CreateDefault();
+            SharedTables.Apply(iss);
             foreach (var pair in usingValues)
             {
                 iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));

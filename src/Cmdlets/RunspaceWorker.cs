@@ -90,9 +90,9 @@ namespace ParallelMap.Commands
 
         protected override void Begin()
         {
-            InitialSessionState iss;
-            lock (_setup.Template) iss = _setup.Template.Clone();
-            _runspace = RunspaceFactory.CreateRunspace(iss);
+            // One template for every runspace, as a RunspacePool does: Open only reads it, and a
+            // clone per runspace cost as much as a third of opening one.
+            _runspace = RunspaceFactory.CreateRunspace(_setup.Template);
 
             // Invocations run on this worker thread: no thread hop per call, and the engine's
             // dedicated thread is the runspace's pipeline thread.

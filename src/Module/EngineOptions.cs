@@ -43,6 +43,7 @@ namespace ParallelMap.Engine
         private int _workerStackSize;
         private TimeSpan _shutdownTimeout = TimeSpan.FromSeconds(5);
         private TimeSpan _idleCallbackInterval = TimeSpan.FromMilliseconds(200);
+        private int _beginConcurrency = Environment.ProcessorCount;
 
         /// <summary>The most workers alive at once (each on its own thread). Default: the processor count.</summary>
         public int ThrottleLimit { get => _throttleLimit; set => _throttleLimit = AtLeast(value, 1, nameof(ThrottleLimit)); }
@@ -101,6 +102,13 @@ namespace ParallelMap.Engine
 
         /// <summary>How often the caller's <c>OnWait</c> callback runs while the caller is blocked in the engine.</summary>
         public TimeSpan IdleCallbackInterval { get => _idleCallbackInterval; set => _idleCallbackInterval = Positive(value, nameof(IdleCallbackInterval)); }
+
+        /// <summary>
+        /// The most workers running their begin (initialization) at once; 0 for no limit. Default:
+        /// the processor count. Opening 50 runspaces at once on 2 cores makes every one of them
+        /// late; opened a few at a time, each starts work as soon as it is ready while the next open.
+        /// </summary>
+        public int BeginConcurrency { get => _beginConcurrency; set => _beginConcurrency = AtLeast(value, 0, nameof(BeginConcurrency)); }
 
         /// <summary>A name prefix for worker threads (shown in debuggers and dumps).</summary>
         public string ThreadNamePrefix { get; set; } = "ParallelMap worker";

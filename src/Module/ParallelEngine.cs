@@ -98,6 +98,9 @@ namespace ParallelMap.Engine
         private readonly int _reorderWindow;
         private readonly CancellationTokenRegistration _cancelRegistration;
 
+        /// <summary>Limits the workers in their begin at once; null for no limit.</summary>
+        private readonly SemaphoreSlim? _beginGate;
+
         /// <summary>Guards every field marked "(lock)".</summary>
         private readonly object _lock = new object();
 
@@ -171,6 +174,7 @@ namespace ParallelMap.Engine
             _sizer = new BatchSizer(options.TargetBatchDuration, options.MaxBatchSize);
             _backoff = new Backoff(options.RetryDelay, options.MaxRetryDelay, options.RandomSeed);
             _reorderWindow = options.EffectiveReorderWindow;
+            if (options.BeginConcurrency > 0 && options.BeginConcurrency < options.ThrottleLimit) _beginGate = new SemaphoreSlim(options.BeginConcurrency);
             if (options.Ordered) _window = new ItemOutcome<TIn, TOut>?[_reorderWindow];
             if (options.ItemTimeout is not null || options.MaxRetries > 0)
             {
@@ -656,9 +660,19 @@ namespace ParallelMap.Engine
                     return;
                 }
 
-                beginAttempted = true;
-                worker.InvokeBegin();
-                begun = true;
+                bool admitted = EnterBegin(slot);
+                try
+                {
+                    if (slot.Aborted) return;
+                    beginAttempted = true;
+                    worker.InvokeBegin();
+                    begun = true;
+                }
+                finally
+                {
+                    if (admitted) _beginGate!.Release();
+                }
+
                 var loop = new SlotLoop(this, slot);
                 lock (_lock)
                 {
@@ -697,6 +711,18 @@ namespace ParallelMap.Engine
         }
 
         private bool IsStoppingRacy => Volatile.Read(ref _stopping);
+
+        /// <summary>Waits for a begin slot (see <see cref="EngineOptions.BeginConcurrency"/>); gives up if the worker is aborted meanwhile.</summary>
+        private bool EnterBegin(WorkerSlot<TIn, TOut> slot)
+        {
+            if (_beginGate is null) return false;
+            while (!slot.Aborted && !IsStoppingRacy)
+            {
+                if (_beginGate.Wait(50)) return true;
+            }
+
+            return false;
+        }
 
         private void WorkerExited(WorkerSlot<TIn, TOut> slot, bool stillBeginning)
         {

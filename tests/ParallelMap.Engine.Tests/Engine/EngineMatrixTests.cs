@@ -109,6 +109,32 @@ public class EngineMatrixTests
     }
 
     [Fact]
+    public void Workers_BeginConcurrency_NoMoreBeginsAtOnceAndAllItemsRun()
+    {
+        int inBegin = 0, maxInBegin = 0;
+        var options = new EngineOptions { ThrottleLimit = 8, BeginConcurrency = 2, InputCapacity = 64 };
+        var result = Run.OnThread(() =>
+        {
+            var life = new Lifecycle();
+            var sink = new RecordingSink<int, int>();
+            using var engine = ParallelEngine.Create(options, _ => new FuncWorker<int, int>(life, (i, c, _) => { Thread.Sleep(5); c.Output(i); }, begin: _ =>
+            {
+                int now = Interlocked.Increment(ref inBegin);
+                int seen;
+                while ((seen = Volatile.Read(ref maxInBegin)) < now && Interlocked.CompareExchange(ref maxInBegin, now, seen) != seen) { }
+                Thread.Sleep(20);
+                Interlocked.Decrement(ref inBegin);
+            }), sink);
+            for (int i = 0; i < 64; i++) engine.Submit(i);
+            engine.Drain();
+            return (sink, life);
+        });
+        Assert.Equal(64, result.sink.Outcomes.Count);
+        Assert.InRange(maxInBegin, 1, 2);
+        Assert.True(result.life.Begins > 2, "more workers than the begin limit still start, a few at a time");
+    }
+
+    [Fact]
     public void Workers_ShortInput_CreatedLazilyNoMoreThanItems()
     {
         var options = new EngineOptions { ThrottleLimit = 64 };

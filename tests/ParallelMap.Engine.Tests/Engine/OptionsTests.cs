@@ -31,6 +31,7 @@ public class OptionsTests
         Assert.Equal("ReorderWindow", Assert.Throws<ArgumentOutOfRangeException>(() => o.ReorderWindow = -1).ParamName);
         Assert.Equal("RetryDelay", Assert.Throws<ArgumentOutOfRangeException>(() => o.RetryDelay = TimeSpan.FromSeconds(-1)).ParamName);
         Assert.Equal("TotalHint", Assert.Throws<ArgumentOutOfRangeException>(() => o.TotalHint = -5).ParamName);
+        Assert.Equal("BeginConcurrency", Assert.Throws<ArgumentOutOfRangeException>(() => o.BeginConcurrency = -1).ParamName);
     }
 
     [Fact]
