@@ -60,7 +60,7 @@ namespace ParallelMap.Engine
         /// <summary>
         /// In ordered mode, the most items submitted but not yet delivered. A slow head item makes
         /// <c>Submit</c> wait instead of growing memory. 0 (default) means
-        /// max(1024, 16 × <see cref="ThrottleLimit"/>).
+        /// max(4096, 16 × <see cref="ThrottleLimit"/>).
         /// </summary>
         public int ReorderWindow { get => _reorderWindow; set => _reorderWindow = AtLeast(value, 0, nameof(ReorderWindow)); }
 
@@ -117,7 +117,7 @@ namespace ParallelMap.Engine
         public int? RandomSeed { get; set; }
 
         /// <summary>The reorder window in effect.</summary>
-        internal int EffectiveReorderWindow => _reorderWindow > 0 ? _reorderWindow : Math.Max(1024, 16 * _throttleLimit);
+        internal int EffectiveReorderWindow => _reorderWindow > 0 ? _reorderWindow : Math.Max(4096, 16 * _throttleLimit);
 
         /// <summary>A copy, so that a running engine never sees later changes.</summary>
         public EngineOptions Clone() => (EngineOptions)MemberwiseClone();

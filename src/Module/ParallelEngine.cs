@@ -638,7 +638,12 @@ namespace ParallelMap.Engine
             // Never take more than an even share of what is queued, so that near the end of the
             // input no worker holds a long batch while another idles.
             int share = Math.Max(1, queued / Math.Max(1, _live.Count));
-            return Math.Min(queued, Math.Min(_sizer.Current, share));
+            int take = Math.Min(queued, Math.Min(_sizer.Current, share));
+
+            // In order, a batch's outcomes wait in the reorder window behind every earlier batch:
+            // keep all batches in flight within a quarter of the window so it never fills on them.
+            if (_window is not null) take = Math.Min(take, Math.Max(1, _reorderWindow / (4 * _options.ThrottleLimit)));
+            return take;
         }
 
         // ------------------------------------------------------------------ worker side
