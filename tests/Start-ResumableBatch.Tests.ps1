@@ -162,6 +162,19 @@ Describe 'Start-ResumableBatch: run and resume' {
         $r.When | Should -Be ([datetime]'2020-01-02')
     }
 
+    It 'round-trips strings, numbers and members exactly as CliXml does' {
+        $values = @{ k1 = '<a&b>'; k2 = "two`nlines"; k3 = 'under_score _x0041_'; k4 = 'plain'; k5 = 42; k6 = [long]1e12 }
+        $null = $values.Keys | Start-ResumableBatch -Path $cp -Variable @{ values = $values } { $values[$_] }
+        foreach ($k in $values.Keys) {
+            $r = Receive-ResumableBatch $cp -Key $k
+            $r | Should -Be $values[$k]
+            $r.GetType() | Should -Be $values[$k].GetType()
+        }
+        $cp2 = Join-Path $dir 'cp2'
+        $null = 'a' | Start-ResumableBatch -Path $cp2 { 'tagged' | Add-Member -NotePropertyName Tag -NotePropertyValue 7 -PassThru }
+        (Receive-ResumableBatch $cp2).Tag | Should -Be 7
+    }
+
     It 'saves finished results within the chunk time bound while a slow item still runs' {
         $rs = [runspacefactory]::CreateRunspace()
         $rs.Open()

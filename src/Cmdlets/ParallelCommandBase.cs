@@ -94,6 +94,9 @@ namespace ParallelMap.Commands
         [ValidateRange(0L, long.MaxValue)]
         public long TotalCount { get; set; } = -1;
 
+        /// <summary>When set, results are serialized to CliXml at this depth on the worker threads (see <see cref="ItemOutcome{TIn, TOut}.Attachment"/>).</summary>
+        private protected virtual int? ResultSerializationDepth => null;
+
         /// <summary>The name the progress bar shows.</summary>
         protected virtual string ProgressActivity => MyInvocation.MyCommand.Name;
 
@@ -126,6 +129,7 @@ namespace ParallelMap.Commands
 
                     // Relative paths in the script resolve as they would in the caller (as ForEach-Object -Parallel does).
                     WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+                    ResultDepth = ResultSerializationDepth,
                 };
                 var options = BuildOptions();
                 _progressId = Math.Abs(GetHashCode() % 100000) + 1;

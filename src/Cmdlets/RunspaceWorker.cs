@@ -33,6 +33,9 @@ namespace ParallelMap.Commands
         /// <summary>Modules (resolved paths or names) each runspace imports before the initialization script.</summary>
         internal IReadOnlyList<string> Modules { get; set; } = Array.Empty<string>();
 
+        /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
+        internal int? ResultDepth { get; set; }
+
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
     }
@@ -174,6 +177,12 @@ namespace ParallelMap.Commands
                 if (_pipe is null) OpenPipe();
                 Array outputs = _pipe!.Process(input);
                 foreach (object? o in outputs) context.Output(o);
+                if (_setup.ResultDepth is int depth && _itemErrors is null && _relay.Caught is null)
+                {
+                    var results = new object?[outputs.Length];
+                    outputs.CopyTo(results, 0);
+                    context.Attachment = ResultSerializer.Serialize(results, depth);
+                }
             }
             catch (Exception ex) when (Volatile.Read(ref _aborted) == 0)
             {

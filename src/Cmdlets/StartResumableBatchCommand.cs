@@ -141,6 +141,8 @@ namespace ParallelMap.Commands
 
         private protected override ScriptBlock ItemScriptBlock => ScriptBlock;
 
+        private protected override int? ResultSerializationDepth => SaveScript is null ? Depth : (int?)null;
+
         /// <summary>Opens (or makes) the checkpoint, holding its lock, then starts the runspaces.</summary>
         protected override void BeginProcessing()
         {
@@ -296,7 +298,8 @@ namespace ParallelMap.Commands
                     byte[] payload;
                     if (SaveScript is null)
                     {
-                        payload = Encoding.UTF8.GetBytes(PSSerializer.Serialize(results, Depth));
+                        // Serialized on the worker's thread; the pipeline thread only records.
+                        payload = outcome.Attachment as byte[] ?? ResultSerializer.Serialize(results, Depth);
                     }
                     else
                     {

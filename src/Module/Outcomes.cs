@@ -43,8 +43,9 @@ namespace ParallelMap.Engine
     /// <typeparam name="TOut">The output type.</typeparam>
     public sealed class ItemOutcome<TIn, TOut>
     {
-        internal ItemOutcome(long sequence, TIn input, IReadOnlyList<TOut> outputs, ItemStatus status, Exception? error, int attempts, TimeSpan duration, int workerId, IReadOnlyList<Exception> previousErrors)
+        internal ItemOutcome(long sequence, TIn input, IReadOnlyList<TOut> outputs, ItemStatus status, Exception? error, int attempts, TimeSpan duration, int workerId, IReadOnlyList<Exception> previousErrors, object? attachment = null)
         {
+            Attachment = attachment;
             Sequence = sequence;
             Input = input;
             Outputs = outputs;
@@ -82,6 +83,9 @@ namespace ParallelMap.Engine
 
         /// <summary>The errors of the earlier attempts that were retried, oldest first.</summary>
         public IReadOnlyList<Exception> PreviousErrors { get; }
+
+        /// <summary>What the worker attached to the last attempt (<see cref="ItemContext{TOut}.Attachment"/>), if anything.</summary>
+        public object? Attachment { get; }
 
         /// <summary>True when the item succeeded.</summary>
         public bool Succeeded => Status == ItemStatus.Succeeded;

@@ -862,7 +862,7 @@ namespace ParallelMap.Engine
                     if (claimed && error is null)
                     {
                         if (slot.Pending.Count == 0) slot.PendingSince = t0 + ticks;
-                        slot.Pending.Add(MakeOutcome(e, ItemStatus.Succeeded, null, outputs, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id));
+                        slot.Pending.Add(MakeOutcome(e, ItemStatus.Succeeded, null, outputs, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id, context.Attachment));
                         flush = _callerWait.HasSleepers || slot.Pending.Count >= WorkerFlushCount || t0 + ticks - slot.PendingSince >= _flushTicks || IsStoppingRacy;
                     }
 
@@ -1054,10 +1054,10 @@ namespace ParallelMap.Engine
             }
         }
 
-        private ItemOutcome<TIn, TOut> MakeOutcome(WorkEntry e, ItemStatus status, Exception? error, IReadOnlyList<TOut> outputs, TimeSpan duration, int workerId)
+        private ItemOutcome<TIn, TOut> MakeOutcome(WorkEntry e, ItemStatus status, Exception? error, IReadOnlyList<TOut> outputs, TimeSpan duration, int workerId, object? attachment = null)
         {
             IReadOnlyList<Exception> previous = e.PreviousErrors is null ? Array.Empty<Exception>() : e.PreviousErrors.ToArray();
-            return new ItemOutcome<TIn, TOut>(e.Sequence, e.Input, outputs, status, error, e.Attempts, duration, workerId, previous);
+            return new ItemOutcome<TIn, TOut>(e.Sequence, e.Input, outputs, status, error, e.Attempts, duration, workerId, previous, attachment);
         }
 
         // ------------------------------------------------------------------ stop, fault, watchdog

@@ -97,6 +97,12 @@ namespace ParallelMap.Engine
         /// <summary>The error set by <see cref="Fail"/>, if any.</summary>
         public Exception? FailedWith { get; private set; }
 
+        /// <summary>
+        /// A value the worker attaches to this attempt's outcome, computed on the worker's thread
+        /// (for example its outputs serialized, so the caller's thread does not have to).
+        /// </summary>
+        public object? Attachment { get; set; }
+
         /// <summary>How many outputs this attempt produced so far.</summary>
         public int OutputCount => _count;
 
@@ -142,6 +148,7 @@ namespace ParallelMap.Engine
             Sequence = sequence;
             Attempt = attempt;
             FailedWith = null;
+            Attachment = null;
             _single = default!;
             _many = null;
             _count = 0;
