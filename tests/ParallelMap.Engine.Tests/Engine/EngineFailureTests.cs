@@ -102,10 +102,14 @@ public class EngineFailureTests
     [Fact]
     public void Timeout_ItemBlocks_ReportedTimedOutWorkerReplacedOthersGoOn()
     {
-        var options = new EngineOptions { ThrottleLimit = 2, ItemTimeout = TimeSpan.FromMilliseconds(200) };
+        // Every other item sleeps 15 ms and batches are single items: the other worker alone needs
+        // about half a second for them, so work is still queued when item 5 times out at 200 ms and
+        // its worker is discarded; a slower machine only leaves more. It must be replaced.
+        var options = new EngineOptions { ThrottleLimit = 2, BatchSize = 1, ItemTimeout = TimeSpan.FromMilliseconds(200) };
         var (sink, life, _) = Run.Map(options, Enumerable.Range(0, 40), (i, c, w) =>
         {
             if (i == 5) w.AbortSignal.Wait(TimeSpan.FromSeconds(60));
+            else Thread.Sleep(15);
             c.Output(i);
         });
 
