@@ -189,8 +189,7 @@ namespace ParallelMap.Commands
             }
             catch (CheckpointException e)
             {
-                // A live writer is the first thing to tell: whatever else differs, this run must wait for it.
-                ThrowTerminatingError(CheckpointErrors.ToRecord(LockedInstead(e) ?? e, _path));
+                ThrowTerminatingError(CheckpointErrors.ToRecord(e, _path));
             }
             catch (ArgumentException e)
             {
@@ -379,26 +378,6 @@ namespace ParallelMap.Commands
             for (int i = 0; i < keys.Count; i++) keyArray[i] = keys[i];
             SaveScript!.Invoke(chunkPath, results, keyArray);
             foreach (string k in keys) _chunkObjects.Remove(k);
-        }
-
-        /// <summary>The lock error to report in place of <paramref name="e"/> when a live process holds the checkpoint.</summary>
-        private CheckpointException? LockedInstead(CheckpointException e)
-        {
-            if (e.ErrorId == CheckpointErrorIds.CheckpointLocked) return null;
-            try
-            {
-                CheckpointSummary summary = CheckpointStore.ReadSummary(_path);
-                if (summary.LockHolder is CheckpointLockHolder holder && !summary.LockIsStale)
-                {
-                    return new CheckpointException(CheckpointErrorIds.CheckpointLocked, Strings.Format(Strings.CheckpointHeld, _path, holder), _path, e);
-                }
-            }
-            catch (CheckpointException)
-            {
-                // Unreadable: the original error stands.
-            }
-
-            return null;
         }
 
         private void Discard(string path)

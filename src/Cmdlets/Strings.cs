@@ -37,7 +37,6 @@ namespace ParallelMap.Commands
         internal const string RunAction = "Run the batch, checkpointing to this folder";
         internal const string RestartQuery = "Discard every result recorded in '{0}' and start the batch over?";
         internal const string CheckpointLockedRestart = "The checkpoint '{0}' cannot be discarded: a running batch holds it ({1}).";
-        internal const string CheckpointHeld = "The checkpoint '{0}' is in use by another batch: {1}. Wait for it to finish, or stop it.";
         internal const string TookOverStaleLock = "Took over the stale lock of a process that is gone: {0}";
         internal const string DroppedTornTail = "The journal's last record was torn by a crash; it was dropped (that item runs again).";
         internal const string KeyNullOrEmpty = "The item's key is null or empty; every item of a resumable batch needs a key.";

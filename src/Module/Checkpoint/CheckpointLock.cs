@@ -253,6 +253,21 @@ namespace ParallelMap.Engine.Checkpoint
             }
         }
 
+        /// <summary>
+        /// Throws <see cref="CheckpointErrorIds.CheckpointLocked"/> when the holder file names a live
+        /// process (or one on another host, never taken for stale). Reads only: Open calls it before
+        /// any other check, so a second writer hears first that it must wait, whatever else differs.
+        /// The holder file is deleted on release, so a live name means a held lock.
+        /// </summary>
+        internal static void ThrowIfLiveHolder(CheckpointLayout layout)
+        {
+            CheckpointLockHolder? holder = ReadHolder(layout.Holder);
+            if (holder != null && IsAlive(holder))
+            {
+                throw LockedBy(layout, holder);
+            }
+        }
+
         private static CheckpointException LockedBy(CheckpointLayout layout, CheckpointLockHolder? holder)
         {
             string message = holder is null

@@ -49,6 +49,7 @@ namespace ParallelMap.Engine.Checkpoint
                     throw new CheckpointException(CheckpointErrorIds.CheckpointExists, CheckpointMessages.Format(CheckpointMessages.Exists, layout.Folder), layout.Folder);
                 }
 
+                CheckpointLock.ThrowIfLiveHolder(layout);
                 manifest = ReadCheckedManifest(layout, options);
             }
             else

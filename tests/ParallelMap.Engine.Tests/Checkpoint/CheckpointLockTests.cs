@@ -37,6 +37,23 @@ public class CheckpointLockTests
     }
 
     [Fact]
+    public void Open_SecondWriterWithAnotherFingerprint_ThrowsLockedNotMismatch()
+    {
+        // A live writer is reported first: the second run must wait for it, whatever its script.
+        using var t = new TempFolder();
+        var mine = Ckpt.Options();
+        mine.Fingerprint = "sha256:first";
+        using CheckpointSession first = CheckpointStore.Open(t.Checkpoint, mine);
+        var other = Ckpt.Options();
+        other.Fingerprint = "sha256:second";
+
+        var e = Assert.Throws<CheckpointException>(() => CheckpointStore.Open(t.Checkpoint, other));
+
+        Assert.Equal(CheckpointErrorIds.CheckpointLocked, e.ErrorId);
+        Assert.Equal(Environment.ProcessId, e.Holder!.ProcessId);
+    }
+
+    [Fact]
     public void Open_WriterInAnotherProcess_ThrowsLockedNamingThatProcessUntilItReleases()
     {
         using var t = new TempFolder();
