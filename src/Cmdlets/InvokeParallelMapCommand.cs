@@ -30,7 +30,7 @@ namespace ParallelMap.Commands
         protected override void ProcessRecord()
         {
             // Without pipeline input and without -InputObject there is nothing to map.
-            if (!MyInvocation.ExpectingInput && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject))) return;
+            if (!ReceivesInput) return;
             SubmitItem(InputObject);
         }
 

@@ -66,7 +66,7 @@ namespace ParallelMap.Commands
 
         private protected override string PrepareItemScript(Dictionary<string, object?> usingValues)
         {
-            bool hasInput = MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey(nameof(InputObject));
+            bool hasInput = ReceivesInput;
             if (hasInput && ScriptBlock.Length > 1)
             {
                 throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.SeveralBlocksWithInput), Strings.SeveralBlocksWithInputId, ErrorCategory.InvalidArgument, ScriptBlock));
@@ -113,7 +113,7 @@ namespace ParallelMap.Commands
         protected override void ProcessRecord()
         {
             if (_blocksMode) return;
-            if (!MyInvocation.ExpectingInput && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject))) return;
+            if (!ReceivesInput) return;
             SubmitItem(InputObject);
         }
 

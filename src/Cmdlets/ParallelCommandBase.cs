@@ -363,6 +363,9 @@ namespace ParallelMap.Commands
 
         // ------------------------------------------------------------------ sink (pipeline thread)
 
+        /// <summary>True when items come from the pipeline or -InputObject; without either there is nothing to run per item.</summary>
+        private protected bool ReceivesInput => MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey("InputObject");
+
         /// <summary>True once Ctrl-C (StopProcessing) came: nothing may be written any more.</summary>
         private protected bool StopRequested => _stopping;
 

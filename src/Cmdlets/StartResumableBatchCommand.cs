@@ -76,6 +76,9 @@ namespace ParallelMap.Commands
         private long _rejected;
         private Exception? _saveError;
 
+        /// <summary>-WhatIf, or a declined confirmation: nothing runs and nothing is written.</summary>
+        private bool _declined;
+
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
@@ -205,13 +208,11 @@ namespace ParallelMap.Commands
             base.BeginProcessing();
         }
 
-        private bool _declined;
-
         /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>
         protected override void ProcessRecord()
         {
             if (_declined || _session is null) return;
-            if (!MyInvocation.ExpectingInput && !MyInvocation.BoundParameters.ContainsKey(nameof(InputObject))) return;
+            if (!ReceivesInput) return;
             ThrowIfSaveFailed();
             object? item = InputObject;
             _total++;

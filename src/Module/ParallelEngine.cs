@@ -238,7 +238,7 @@ namespace ParallelMap.Engine
             {
                 if (_window is not null && seq - _nextToDeliver >= _reorderWindow)
                 {
-                    WaitForActivity(Timeout.Infinite, whenOrderedWindowFull: true);
+                    if (WaitForActivity((int)_options.IdleCallbackInterval.TotalMilliseconds)) _sink.OnWait();
                     DeliverReady();
                     continue;
                 }
@@ -320,7 +320,7 @@ namespace ParallelMap.Engine
                 if (_delivered == _submitted && _undelivered is null) return true;
                 long left = deadline - _clock.ElapsedTicks;
                 if (left <= 0) return false;
-                WaitForActivity((int)Math.Max(1, Math.Min(int.MaxValue, left * 1000 / Stopwatch.Frequency)), whenOrderedWindowFull: false);
+                WaitForActivity((int)Math.Max(1, Math.Min(int.MaxValue, left * 1000 / Stopwatch.Frequency)));
             }
         }
 
@@ -367,7 +367,7 @@ namespace ParallelMap.Engine
 
                 long left = onlyAborted ? deadline - _clock.ElapsedTicks : long.MaxValue;
                 if (left <= 0) return false;
-                WaitForActivity((int)Math.Max(1, Math.Min(_options.IdleCallbackInterval.TotalMilliseconds, left * 1000 / Stopwatch.Frequency)), whenOrderedWindowFull: false);
+                WaitForActivity((int)Math.Max(1, Math.Min(_options.IdleCallbackInterval.TotalMilliseconds, left * 1000 / Stopwatch.Frequency)));
                 _sink.OnWait();
             }
         }
@@ -479,21 +479,15 @@ namespace ParallelMap.Engine
             _callerWait.ParkLocked(_lock, ms);
         }
 
-        /// <summary>Waits until the outbox has something, a worker exits, or the timeout passes.</summary>
-        private void WaitForActivity(int ms, bool whenOrderedWindowFull)
+        /// <summary>Waits until the outbox has something, a worker exits, or the timeout passes; false if nothing needed waiting for.</summary>
+        private bool WaitForActivity(int ms)
         {
-            if (whenOrderedWindowFull) ms = (int)_options.IdleCallbackInterval.TotalMilliseconds;
-            bool waited = false;
             lock (_lock)
             {
-                if (_outbox.Count == 0)
-                {
-                    waited = true;
-                    WaitLocked(ms);
-                }
+                if (_outbox.Count > 0) return false;
+                WaitLocked(ms);
+                return true;
             }
-
-            if (waited && whenOrderedWindowFull) _sink.OnWait();
         }
 
         /// <summary>Hands the outbox to the sink; resumes a delivery a throwing sink interrupted.</summary>
@@ -863,7 +857,7 @@ namespace ParallelMap.Engine
                     {
                         if (slot.Pending.Count == 0) slot.PendingSince = t0 + ticks;
                         slot.Pending.Add(MakeOutcome(e, ItemStatus.Succeeded, null, outputs, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id, context.Attachment));
-                        flush = _callerWait.HasSleepers || slot.Pending.Count >= WorkerFlushCount || t0 + ticks - slot.PendingSince >= _flushTicks || IsStoppingRacy;
+                        flush = ShouldPublish(slot, slot.Pending.Count, t0 + ticks);
                     }
 
                     if (!flush && claimed && error is null && !slot.Aborted && slot.Local.Count > 0)
@@ -940,11 +934,18 @@ namespace ParallelMap.Engine
 
             // A failure goes out at once: under ErrorPolicy.Stop it must reach the caller before
             // the not-run outcomes that the stop it causes will publish.
-            if (outcome.Status != ItemStatus.Succeeded || _callerWait.HasSleepers || count >= WorkerFlushCount || Stopwatch.GetTimestamp() - slot.PendingSince >= _flushTicks || IsStoppingRacy)
+            if (outcome.Status != ItemStatus.Succeeded || ShouldPublish(slot, count, Stopwatch.GetTimestamp()))
             {
                 FlushPending(slot, mayWait: true);
             }
         }
+
+        /// <summary>
+        /// Whether a worker publishes its buffered outcomes now rather than at its next batch: the
+        /// caller is waiting, enough piled up, the oldest has waited a millisecond, or the run stops.
+        /// </summary>
+        private bool ShouldPublish(WorkerSlot<TIn, TOut> slot, int buffered, long now) =>
+            _callerWait.HasSleepers || buffered >= WorkerFlushCount || now - slot.PendingSince >= _flushTicks || IsStoppingRacy;
 
         private void FlushPending(WorkerSlot<TIn, TOut> slot, bool mayWait)
         {
