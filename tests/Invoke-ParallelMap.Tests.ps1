@@ -183,6 +183,12 @@ Describe 'Initialization, cleanup, variables, functions, modules, $using:' {
         finally { Pop-Location }
     }
 
+    It 'starts each runspace in the caller''s location when it is the process''s directory too' {
+        Push-Location ([Environment]::CurrentDirectory)
+        try { 1..4 | Invoke-ParallelMap { $PWD.ProviderPath } -ThrottleLimit 2 | Sort-Object -Unique | Should -Be (Get-Location).ProviderPath }
+        finally { Pop-Location }
+    }
+
     It 'resolves a drive-qualified $using: such as $using:env:' {
         $env:PM_USING_TEST = 'from-env'
         try { 1 | Invoke-ParallelMap { $using:env:PM_USING_TEST } | Should -Be 'from-env' }

@@ -175,6 +175,19 @@ Describe 'Start-ResumableBatch: run and resume' {
         (Receive-ResumableBatch $cp2).Tag | Should -Be 7
     }
 
+    It 'keeps the members PowerShell puts on a value (a Get-Content line''s PSPath), and only those' {
+        $file = Join-Path $dir 'lines.txt'
+        Set-Content -LiteralPath $file -Value 'first line'
+        $null = 'a', 'b' | Start-ResumableBatch -Path $cp -Variable @{ file = $file } { if ($_ -eq 'a') { Get-Content -LiteralPath $file -TotalCount 1 } else { 'plain' } }
+        $line = Receive-ResumableBatch $cp -Key a
+        $line | Should -Be 'first line'
+        $line.PSPath | Should -Not -BeNullOrEmpty
+        $line.ReadCount | Should -Be 1
+        $plain = Receive-ResumableBatch $cp -Key b
+        $plain | Should -Be 'plain'
+        $plain.psobject.Properties.Match('*', 'NoteProperty').Count | Should -Be 0
+    }
+
     It 'saves finished results within the chunk time bound while a slow item still runs' {
         $rs = [runspacefactory]::CreateRunspace()
         $rs.Open()

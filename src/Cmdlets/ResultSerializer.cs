@@ -1,6 +1,8 @@
 using System;
 using System.Globalization;
+using System.Linq.Expressions;
 using System.Management.Automation;
+using System.Reflection;
 using System.Text;
 
 namespace ParallelMap.Commands
@@ -46,10 +48,64 @@ namespace ParallelMap.Commands
 
         /// <summary>
         /// True when the wrapper carries members of its own (a Get-Content line's PSPath, say): the
-        /// serializer must keep them. Measured 3.7 us, against 11 us for a PSSerializer call.
+        /// serializer must keep them. Only instance members count: CliXml writes a string's or a
+        /// number's type-data members nowhere, so they cannot change the bytes.
         /// </summary>
         private static bool HasExtendedMembers(PSObject p) =>
+            InstanceMemberProbe is Func<object, bool> probe ? probe(p) : HasMembersByMatch(p);
+
+        /// <summary>The public way: 3.7 us a call, as it gathers every member of the type first.</summary>
+        private static bool HasMembersByMatch(PSObject p) =>
             p.Properties.Match("*", PSMemberTypes.NoteProperty | PSMemberTypes.AliasProperty | PSMemberTypes.ScriptProperty | PSMemberTypes.CodeProperty).Count > 0;
+
+        /// <summary>
+        /// PowerShell 7's own instance-member test (internal <c>PSObject.HasInstanceMembers</c>, what
+        /// its serializer asks), compiled once: tens of nanoseconds instead of microseconds. Null
+        /// where it is missing or does not answer as the public way does, as in Windows PowerShell
+        /// 5.1; the public way is used there.
+        /// </summary>
+        internal static readonly Func<object, bool>? InstanceMemberProbe = BuildInstanceMemberProbe();
+
+        private static Func<object, bool>? BuildInstanceMemberProbe()
+        {
+            try
+            {
+                MethodInfo? method = typeof(PSObject).GetMethod("HasInstanceMembers", BindingFlags.NonPublic | BindingFlags.Static);
+                ParameterInfo[]? parameters = method?.GetParameters();
+                if (method is null || method.ReturnType != typeof(bool) || parameters!.Length != 2
+                    || parameters[0].ParameterType != typeof(object) || !parameters[1].ParameterType.IsByRef)
+                {
+                    return null;
+                }
+
+                Type collection = parameters[1].ParameterType.GetElementType()!;
+                PropertyInfo? count = collection.GetProperty("Count", BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance);
+                if (count is null || count.PropertyType != typeof(int)) return null;
+
+                // (object o) => { C members; return PSObject.HasInstanceMembers(o, out members) && members != null && members.Count > 0; }
+                ParameterExpression value = Expression.Parameter(typeof(object), "value");
+                ParameterExpression members = Expression.Variable(collection, "members");
+                var body = Expression.Block(
+                    new[] { members },
+                    Expression.AndAlso(
+                        Expression.AndAlso(Expression.Call(method, value, members), Expression.NotEqual(members, Expression.Constant(null, collection))),
+                        Expression.GreaterThan(Expression.Property(members, count), Expression.Constant(0))));
+                Func<object, bool> probe = Expression.Lambda<Func<object, bool>>(body, value).Compile();
+
+                // Trusted only if it agrees with the public way on a bare and a decorated wrapper.
+                // Fresh strings: members added to a wrapper of a shared (interned) string would
+                // show on every wrapper of that string.
+                var bare = PSObject.AsPSObject(new string('p', 1));
+                var decorated = new PSObject(new string('q', 1));
+                decorated.Properties.Add(new PSNoteProperty("Tag", 1));
+                bool agrees = !probe(bare) && probe(decorated) && !HasMembersByMatch(bare) && HasMembersByMatch(decorated);
+                return agrees ? probe : null;
+            }
+            catch (Exception)
+            {
+                return null;
+            }
+        }
 
         /// <summary>Only text PowerShell writes unchanged: no control characters, surrogates or '_' (its _xHHHH_ escape).</summary>
         private static bool IsPlain(string s)

@@ -103,7 +103,11 @@ namespace ParallelMap.Commands
             _runspace.Name = "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
-            if (_setup.WorkingDirectory is string dir && System.IO.Directory.Exists(dir))
+            // Open already set the process's directory; setting it again is not free (PowerShell
+            // lists every parent folder to find the path's true casing), so only a different one is set.
+            if (_setup.WorkingDirectory is string dir
+                && !string.Equals(dir, _runspace.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath, StringComparison.Ordinal)
+                && System.IO.Directory.Exists(dir))
             {
                 _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
             }

@@ -79,6 +79,9 @@ namespace ParallelMap.Commands
         /// <summary>-WhatIf, or a declined confirmation: nothing runs and nothing is written.</summary>
         private bool _declined;
 
+        /// <summary>The run was saved and marked complete: nothing is left to flush.</summary>
+        private bool _completed;
+
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
@@ -260,6 +263,7 @@ namespace ParallelMap.Commands
             ThrowIfSaveFailed();
             if (StopRequested) throw new PipelineStoppedException();
             Save(() => _session.Complete());
+            _completed = _saveError is null;
 
             // The last save happens in Complete: a failure there must fail the run, not vanish.
             ThrowIfSaveFailed();
@@ -411,7 +415,7 @@ namespace ParallelMap.Commands
             if (_session is null) return;
             try
             {
-                if (_saveError is null) _session.Flush();
+                if (_saveError is null && !_completed) _session.Flush();
             }
             catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
