@@ -65,6 +65,16 @@ namespace ParallelMap.Engine.Checkpoint
         /// by a hook are read back with the hook's own reader (<see cref="CheckpointStore.ReadIndex"/> says where).</summary>
         public CheckpointSaveHook? SaveHook { get; set; }
 
+        /// <summary>
+        /// Saves chunks on a thread of the session's own, so a full chunk's writes and fsyncs do not
+        /// hold up the caller: <see cref="CheckpointSession.RecordResult"/> hands the chunk over and
+        /// returns, and its keys are done once the saver has saved it (the on-disk order, and so what a
+        /// crash leaves, is the same). A failed background save is thrown by the next call into the
+        /// session. At most two chunks are held: a full one waits for the one being saved. Ignored with
+        /// a <see cref="SaveHook"/>, which always runs on the caller's thread. Default false.
+        /// </summary>
+        public bool BackgroundSave { get; set; }
+
         /// <summary>Whether to make, resume, or either. Default <see cref="CheckpointOpenMode.OpenOrCreate"/>.</summary>
         public CheckpointOpenMode Mode { get; set; } = CheckpointOpenMode.OpenOrCreate;
 

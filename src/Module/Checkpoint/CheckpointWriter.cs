@@ -61,6 +61,20 @@ namespace ParallelMap.Engine.Checkpoint
 
         private bool completed;
 
+        /// <summary>Chunks are saved by a thread of the session's own (no save hook).</summary>
+        private readonly bool background;
+
+        /// <summary>The background saver, started with the first chunk.</summary>
+        private Thread? saver;
+
+        /// <summary>The chunk handed to the saver and not yet saved (or failed); at most one.</summary>
+        private ChunkJob? pending;
+
+        /// <summary>Why the background saver failed; thrown to the next caller.</summary>
+        private CheckpointException? saverFailure;
+
+        private bool stopSaver;
+
         internal CheckpointWriter(
             CheckpointLayout layout,
             CheckpointOptions options,
@@ -91,6 +105,7 @@ namespace ParallelMap.Engine.Checkpoint
             Holder = lockHandle.Holder;
             TookOverStaleLockFrom = lockHandle.TakenOverFrom;
             DroppedTornTail = replay.HasTornTail;
+            background = options.BackgroundSave && saveHook is null;
         }
 
         public override string Path => layout.Folder;
@@ -211,7 +226,14 @@ namespace ParallelMap.Engine.Checkpoint
                 MarkUnsaved();
                 if (bufferKeys.Count >= chunkSize || bufferBytes >= chunkMaxBytes)
                 {
-                    SaveChunk();
+                    if (background)
+                    {
+                        HandToSaver();
+                    }
+                    else
+                    {
+                        SaveChunk();
+                    }
                 }
                 else
                 {
@@ -287,7 +309,15 @@ namespace ParallelMap.Engine.Checkpoint
                     return;
                 }
 
+                // A chunk the saver has started is finished (bounded by its I/O), never torn off.
+                while (pending != null)
+                {
+                    Monitor.Wait(gate);
+                }
+
                 disposed = true;
+                stopSaver = true;
+                Monitor.PulseAll(gate);
                 try
                 {
                     journal.Dispose();
@@ -298,6 +328,9 @@ namespace ParallelMap.Engine.Checkpoint
                     lockHandle = null;
                 }
             }
+
+            // The saver has nothing left to do and only wakes to leave.
+            saver?.Join();
         }
 
         private static long StopwatchTicks()
@@ -340,6 +373,11 @@ namespace ParallelMap.Engine.Checkpoint
             ThrowIfDisposed();
             if (faulted)
             {
+                if (saverFailure != null)
+                {
+                    throw new CheckpointException(saverFailure.ErrorId, saverFailure.Message, saverFailure.FilePath ?? layout.Folder, saverFailure);
+                }
+
                 throw new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.Faulted, layout.Folder), layout.Folder);
             }
 
@@ -364,12 +402,24 @@ namespace ParallelMap.Engine.Checkpoint
                 return false;
             }
 
+            if (background && bufferKeys.Count > 0)
+            {
+                // Handed over without waiting; if the saver is busy, a later call hands it.
+                if (pending == null)
+                {
+                    HandToSaver();
+                }
+
+                return true;
+            }
+
             SaveAll();
             return true;
         }
 
         private void SaveAll()
         {
+            WaitForSaver();
             if (bufferKeys.Count > 0)
             {
                 SaveChunk();
@@ -429,81 +479,191 @@ namespace ParallelMap.Engine.Checkpoint
         /// Saves the buffered results as the next chunk and only then journals its keys done:
         /// chunk written and fsynced, renamed into place, folder fsynced; then the C and D records
         /// appended and the journal fsynced. A crash anywhere before that last fsync completes leaves
-        /// the keys not done (they re-run); the chunk's name is never used again.
+        /// the keys not done (they re-run); the chunk's name is never used again. Runs under the gate.
         /// </summary>
         private void SaveChunk()
         {
             Debug.Assert(bufferKeys.Count > 0, "SaveChunk needs something to save");
-            long number = nextChunk++;
-            string chunkPath = layout.ChunkPath(number);
-            string[] chunkKeys = bufferKeys.ToArray();
-            byte[][] chunkPayloads = bufferPayloads.ToArray();
+            ChunkJob job = TakeChunk();
             try
             {
-                if (saveHook != null)
-                {
-                    try
-                    {
-                        saveHook(chunkPath, chunkPayloads, chunkKeys);
-                    }
-                    catch (Exception e)
-                    {
-                        throw new CheckpointException(
-                            CheckpointErrorIds.CheckpointSaveFailed,
-                            CheckpointMessages.Format(CheckpointMessages.SaveHookFailed, chunkPath, chunkKeys.Length, e.Message),
-                            chunkPath,
-                            e);
-                    }
-
-                    // The hook's file (if it made one at chunkPath) is made durable as ours would
-                    // be; what a hook writes elsewhere is its own to make durable.
-                    if (File.Exists(chunkPath))
-                    {
-                        using (var fs = new FileStream(chunkPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1))
-                        {
-                            DurableIo.SyncFile(fs);
-                        }
-
-                        DurableIo.SyncDirectory(layout.Chunks);
-                    }
-                }
-                else
-                {
-                    string temp = chunkPath + CheckpointLayout.TempExtension;
-                    ChunkFile.Write(temp, chunkKeys, chunkPayloads);
-                    faultHook?.Invoke("chunk-written");
-                    File.Move(temp, chunkPath); // never over an existing file
-                    DurableIo.SyncDirectory(layout.Chunks);
-                }
-
-                faultHook?.Invoke("chunk-renamed");
-
-                journal.AppendChunk(number, chunkKeys.Length, saveHook != null);
-                for (int i = 0; i < chunkKeys.Length; i++)
-                {
-                    journal.AppendDone(number, i, chunkKeys[i]);
-                }
-
-                journal.Write();
-                faultHook?.Invoke("journal-written");
+                WriteChunk(job);
+                AppendChunkRecords(job);
                 journal.Sync();
-            }
-            catch (CheckpointException)
-            {
-                faulted = true;
-                throw;
             }
             catch (Exception e)
             {
                 faulted = true;
-                throw new CheckpointException(
-                    CheckpointErrorIds.CheckpointSaveFailed,
-                    CheckpointMessages.Format(CheckpointMessages.SaveFailed, chunkPath, chunkKeys.Length, e.Message),
-                    chunkPath,
-                    e);
+                throw SaveFailed(job, e);
             }
 
-            foreach (string key in chunkKeys)
+            MarkDone(job);
+            ClearBuffer();
+        }
+
+        /// <summary>
+        /// Hands the buffered results to the background saver, which saves them exactly as
+        /// <see cref="SaveChunk"/> does while the caller goes on; their keys are done once it has.
+        /// Waits first for the chunk before (so at most two chunks are held). Runs under the gate.
+        /// </summary>
+        private void HandToSaver()
+        {
+            WaitForSaver();
+            pending = TakeChunk();
+            ClearBuffer();
+            if (saver == null)
+            {
+                saver = new Thread(SaverMain) { IsBackground = true, Name = "ParallelMap checkpoint" };
+                saver.Start();
+            }
+
+            Monitor.PulseAll(gate);
+        }
+
+        /// <summary>Waits (releasing the gate) until no chunk is being saved; throws if that save failed.</summary>
+        private void WaitForSaver()
+        {
+            while (pending != null)
+            {
+                Monitor.Wait(gate);
+            }
+
+            if (faulted)
+            {
+                ThrowIfNotWritable();
+            }
+        }
+
+        private void SaverMain()
+        {
+            while (true)
+            {
+                ChunkJob job;
+                lock (gate)
+                {
+                    while (pending == null && !stopSaver)
+                    {
+                        Monitor.Wait(gate);
+                    }
+
+                    if (pending == null)
+                    {
+                        return;
+                    }
+
+                    job = pending;
+                }
+
+                CheckpointException? failure = null;
+                try
+                {
+                    // The chunk file is the saver's own: written without the gate, so the caller
+                    // records and submits meanwhile. The journal's records are appended under it.
+                    WriteChunk(job);
+                    lock (gate)
+                    {
+                        AppendChunkRecords(job);
+                    }
+
+                    journal.FlushToDisk();
+                }
+                catch (Exception e)
+                {
+                    failure = SaveFailed(job, e);
+                }
+
+                lock (gate)
+                {
+                    if (failure == null)
+                    {
+                        MarkDone(job);
+                    }
+                    else
+                    {
+                        faulted = true;
+                        saverFailure = failure;
+                    }
+
+                    pending = null;
+                    Monitor.PulseAll(gate);
+                }
+            }
+        }
+
+        private ChunkJob TakeChunk()
+        {
+            long number = nextChunk++;
+            var job = new ChunkJob(number, layout.ChunkPath(number), bufferKeys.ToArray(), bufferPayloads.ToArray());
+            return job;
+        }
+
+        private void ClearBuffer()
+        {
+            bufferKeys.Clear();
+            bufferPayloads.Clear();
+            bufferBytes = 0;
+            oldestUnsaved = -1; // the chunk's save fsyncs the journal, covering every record appended before it
+        }
+
+        /// <summary>Writes the chunk's file (or has the save hook write it) and makes it durable.</summary>
+        private void WriteChunk(ChunkJob job)
+        {
+            if (saveHook != null)
+            {
+                try
+                {
+                    saveHook(job.Path, job.Payloads, job.Keys);
+                }
+                catch (Exception e)
+                {
+                    throw new CheckpointException(
+                        CheckpointErrorIds.CheckpointSaveFailed,
+                        CheckpointMessages.Format(CheckpointMessages.SaveHookFailed, job.Path, job.Keys.Length, e.Message),
+                        job.Path,
+                        e);
+                }
+
+                // The hook's file (if it made one at the chunk path) is made durable as ours would
+                // be; what a hook writes elsewhere is its own to make durable.
+                if (File.Exists(job.Path))
+                {
+                    using (var fs = new FileStream(job.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1))
+                    {
+                        DurableIo.SyncFile(fs);
+                    }
+
+                    DurableIo.SyncDirectory(layout.Chunks);
+                }
+            }
+            else
+            {
+                string temp = job.Path + CheckpointLayout.TempExtension;
+                ChunkFile.Write(temp, job.Keys, job.Payloads);
+                faultHook?.Invoke("chunk-written");
+                File.Move(temp, job.Path); // never over an existing file
+                DurableIo.SyncDirectory(layout.Chunks);
+            }
+
+            faultHook?.Invoke("chunk-renamed");
+        }
+
+        /// <summary>Appends the chunk's C and D records and writes them to the file (not yet fsynced). Under the gate.</summary>
+        private void AppendChunkRecords(ChunkJob job)
+        {
+            journal.AppendChunk(job.Number, job.Keys.Length, saveHook != null);
+            for (int i = 0; i < job.Keys.Length; i++)
+            {
+                journal.AppendDone(job.Number, i, job.Keys[i]);
+            }
+
+            journal.Write();
+            faultHook?.Invoke("journal-written");
+        }
+
+        /// <summary>The chunk's keys are done: its file and its journal records are durable. Under the gate.</summary>
+        private void MarkDone(ChunkJob job)
+        {
+            foreach (string key in job.Keys)
             {
                 KeyState s = keys[key];
                 if ((s & KeyState.Failed) != 0)
@@ -514,11 +674,33 @@ namespace ParallelMap.Engine.Checkpoint
                 keys[key] = (s & ~KeyState.Failed) | KeyState.Done;
                 doneCount++;
             }
+        }
 
-            bufferKeys.Clear();
-            bufferPayloads.Clear();
-            bufferBytes = 0;
-            oldestUnsaved = -1; // the journal fsync covered every record appended before it
+        private static CheckpointException SaveFailed(ChunkJob job, Exception e) => e as CheckpointException
+            ?? new CheckpointException(
+                CheckpointErrorIds.CheckpointSaveFailed,
+                CheckpointMessages.Format(CheckpointMessages.SaveFailed, job.Path, job.Keys.Length, e.Message),
+                job.Path,
+                e);
+
+        /// <summary>A chunk on its way to disk: its number and path, and its keys with their payloads.</summary>
+        private sealed class ChunkJob
+        {
+            internal ChunkJob(long number, string path, string[] keys, byte[][] payloads)
+            {
+                Number = number;
+                Path = path;
+                Keys = keys;
+                Payloads = payloads;
+            }
+
+            internal long Number { get; }
+
+            internal string Path { get; }
+
+            internal string[] Keys { get; }
+
+            internal byte[][] Payloads { get; }
         }
 
         [Conditional("DEBUG")]

@@ -34,8 +34,11 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Where the record being built starts in <see cref="buffer"/>.</summary>
         private int recordStart;
 
+        /// <summary>Serializes the file's writes and fsyncs (the record buffer is the caller's to guard).</summary>
+        private readonly object ioGate = new object();
+
         /// <summary>Bytes have been written to the file since its last fsync.</summary>
-        private bool unsynced;
+        private volatile bool unsynced;
 
         private JournalWriter(string path, FileStream? file)
         {
@@ -159,25 +162,38 @@ namespace ParallelMap.Engine.Checkpoint
                 return;
             }
 
-            // Cleared first: after a failed write the session is faulted and must not write these again.
-            int n = length;
-            length = 0;
-            unsynced = true;
-            file!.Write(buffer, 0, n);
-        }
-
-        /// <summary>Writes the buffered records and fsyncs the journal: everything appended so far is durable.</summary>
-        public void Sync()
-        {
-            Write();
-            if (unsynced)
+            lock (ioGate)
             {
-                DurableIo.SyncFile(file!);
-                unsynced = false;
+                // Cleared first: after a failed write the session is faulted and must not write these again.
+                int n = length;
+                length = 0;
+                unsynced = true;
+                file!.Write(buffer, 0, n);
             }
         }
 
-        /// <summary>Closes the file; buffered records that were never written are dropped.</summary>
+        public void Sync()
+        {
+            Write();
+            FlushToDisk();
+        }
+
+        /// <summary>
+        /// Fsyncs what <see cref="Write"/> wrote, without touching the record buffer: a background
+        /// saver calls it without the session's gate while the caller keeps appending records.
+        /// </summary>
+        public void FlushToDisk()
+        {
+            lock (ioGate)
+            {
+                if (unsynced)
+                {
+                    DurableIo.SyncFile(file!);
+                    unsynced = false;
+                }
+            }
+        }
+
         public void Dispose() => file?.Dispose();
 
         private void Begin(byte type)
