@@ -273,6 +273,13 @@ Describe 'Streams and preferences' {
         $w | Should -BeNullOrEmpty
     }
 
+    It 'records silenced warnings and information in -WarningVariable and -InformationVariable' {
+        $shown = 1 | Invoke-ParallelMap { Write-Warning 'quiet'; Write-Information 'note'; 'out' } -WarningAction SilentlyContinue -WarningVariable wv -InformationVariable iv 3>&1
+        $shown | Should -Be 'out'
+        $wv.Message | Should -Be 'quiet'
+        $iv.MessageData | Should -Be 'note'
+    }
+
     It 'forwards verbose only when asked' {
         (1 | Invoke-ParallelMap { Write-Verbose 'v' } 4>&1) | Should -BeNullOrEmpty
         (1 | Invoke-ParallelMap { Write-Verbose 'v' } -Verbose 4>&1).Message | Should -Be 'v'
@@ -320,6 +327,7 @@ Describe 'Timeouts and retries' {
         $errs.Count | Should -Be 1
         $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemTimedOut,*'
         $errs[0].TargetObject | Should -Be 2
+        $errs[0].Exception.Message | Should -Match 'limit of 1 s'
     }
 
     It 'retries a failed item and reports each failed attempt as verbose' {
@@ -399,6 +407,10 @@ Describe 'Bad input' {
         @{ Name = 'an unknown function'; Id = 'FunctionNotFound'; Call = { 1 | Invoke-ParallelMap -Function Get-NoSuchThing { $ran.Add(1) } } }
         @{ Name = 'an automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ PSItem = 1 } { $ran.Add(1) } } }
         @{ Name = 'another automatic variable name'; Id = 'VariableNameReserved'; Call = { 1 | Invoke-ParallelMap -Variable @{ Host = 1 } { $ran.Add(1) } } }
+        @{ Name = 'a drive-qualified variable name'; Id = 'VariableNameInvalid'; Call = { 1 | Invoke-ParallelMap -Variable @{ 'env:X' = 1 } { $ran.Add(1) } } }
+        @{ Name = 'a scope-qualified variable name'; Id = 'VariableNameInvalid'; Call = { 1 | Invoke-ParallelMap -Variable @{ 'global:x' = 1 } { $ran.Add(1) } } }
+        @{ Name = 'a blank variable name'; Id = 'VariableNameInvalid'; Call = { 1 | Invoke-ParallelMap -Variable @{ '  ' = 1 } { $ran.Add(1) } } }
+        @{ Name = 'a begin block that throws'; Id = 'WorkerFailed'; Call = { 1..3 | Invoke-ParallelMap { begin { throw 'begin broke' } process { $ran.Add(1) } } } }
         @{ Name = 'an undefined $using: variable'; Id = 'UsingVariableNotDefined'; Call = { 1 | Invoke-ParallelMap { $using:notDefinedAnywhere } } }
         @{ Name = 'a failing initialization script'; Id = 'InitializationFailed'; Call = { 1..3 | Invoke-ParallelMap -InitializationScript { throw 'init broke' } { $ran.Add(1) } } }
     ) {

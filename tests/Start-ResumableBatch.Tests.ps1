@@ -212,6 +212,29 @@ Describe 'Start-ResumableBatch: run and resume' {
         (Get-ResumableBatch $cp).Seen | Should -Be 1
     }
 
+    It 'refuses -Restart on a folder that is not a checkpoint, and deletes nothing' {
+        New-Item -ItemType Directory -Path (Join-Path $cp 'src') -Force | Out-Null
+        Set-Content -LiteralPath (Join-Path $cp 'README.txt') -Value 'precious'
+        { 'a' | Start-ResumableBatch -Path $cp -Restart -Force { $_ } } | Should -Throw -ErrorId 'CheckpointFolderNotEmpty,*'
+        Get-Content -LiteralPath (Join-Path $cp 'README.txt') | Should -Be 'precious'
+        Test-Path (Join-Path $cp 'src') | Should -BeTrue
+    }
+
+    It 'refuses -Restart when the checkpoint folder holds files it did not make' {
+        $null = 'a' | Start-ResumableBatch -Path $cp { 'old' }
+        Set-Content -LiteralPath (Join-Path $cp 'notes.txt') -Value 'mine'
+        { 'a' | Start-ResumableBatch -Path $cp -Restart -Force { 'new' } } | Should -Throw -ErrorId 'CheckpointFolderNotEmpty,*'
+        Get-Content -LiteralPath (Join-Path $cp 'notes.txt') | Should -Be 'mine'
+        Receive-ResumableBatch $cp | Should -Be 'old'
+    }
+
+    It 'restarts without asking with -Confirm:$false' {
+        $null = 'a' | Start-ResumableBatch -Path $cp { 'old' }
+        $s = 'a' | Start-ResumableBatch -Path $cp -Restart -Confirm:$false { 'new' }
+        $s.Done | Should -Be 1
+        Receive-ResumableBatch $cp | Should -Be 'new'
+    }
+
     It 'runs nothing and makes no checkpoint with -WhatIf' {
         $ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
         'a' | Start-ResumableBatch -Path $cp -WhatIf -Variable @{ ran = $ran } { $ran.Add(1) }
@@ -228,6 +251,13 @@ Describe 'Start-ResumableBatch: run and resume' {
         $s = 'a', '', 'b', 'a' | Start-ResumableBatch -Path $cp { $_ } -ErrorAction SilentlyContinue
         $s.Done | Should -Be 2
         $s.Pending | Should -Be 0
+    }
+
+    It 'counts items refused for their key as Rejected, so the summary adds up' {
+        $s = 'a', '', 'b', 'a', $null | Start-ResumableBatch -Path $cp { $_ } -ErrorAction SilentlyContinue
+        $s.Total | Should -Be 5
+        $s.Rejected | Should -Be 3
+        ($s.Done + $s.Failed + $s.Skipped + $s.Rejected + $s.Pending) | Should -Be $s.Total
     }
 
     It 'keeps the checkpoint with -Restart -WhatIf' {
@@ -287,6 +317,17 @@ Describe 'Start-ResumableBatch: -SaveScript' {
         { 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 2 -SaveScript { throw 'disk full' } { $_ } } |
             Should -Throw -ErrorId 'CheckpointSaveFailed,*'
         (Get-ResumableBatch $cp).Done | Should -Be 0
+    }
+
+    It 'records nothing done when the save script only writes an error (a failed Set-Content)' {
+        $missing = Join-Path $dir 'no-such-folder'
+        { 1..3 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -Variable @{ missing = $missing } -SaveScript {
+                param($ChunkPath, $Results, $Keys)
+                $Results | Set-Content -LiteralPath (Join-Path $missing 'out.txt')
+            } { $_ } } | Should -Throw -ErrorId 'CheckpointSaveFailed,*'
+        (Get-ResumableBatch $cp).Done | Should -Be 0
+        $s = 1..3 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp { $_ }
+        $s.Done | Should -Be 3
     }
 }
 
@@ -357,6 +398,41 @@ Describe 'Start-ResumableBatch: locks, damage and bad input' {
         $s.Done | Should -Be 2
         $ev.Count | Should -Be 1
         $ev[0].FullyQualifiedErrorId | Should -BeLike 'KeyNullOrEmpty,*'
+    }
+
+    It 'writes KeyNullOrEmpty for a $null item among strings and goes on' {
+        $s = 'x', $null, 'y' | Start-ResumableBatch -Path $cp { $_ } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'KeyNullOrEmpty,*'
+    }
+
+    It 'keys hashtables by -KeyProperty' {
+        $s = @{ id = 'a'; n = 1 }, @{ id = 'b'; n = 2 } | Start-ResumableBatch -Path $cp -KeyProperty id { $_.n * 10 }
+        $s.Done | Should -Be 2
+        Receive-ResumableBatch $cp -Key b | Should -Be 20
+    }
+
+    It 'makes the same key in every culture' {
+        $before = [cultureinfo]::CurrentCulture
+        try {
+            [cultureinfo]::CurrentCulture = 'de-DE'
+            $null = [pscustomobject]@{ d = 1.5 } | Start-ResumableBatch -Path $cp -KeyProperty d { 'r' }
+            [cultureinfo]::CurrentCulture = 'en-US'
+            $s = [pscustomobject]@{ d = 1.5 } | Start-ResumableBatch -Path $cp -KeyProperty d { 'r' }
+        }
+        finally { [cultureinfo]::CurrentCulture = $before }
+        $s.Skipped | Should -Be 1
+        (Receive-ResumableBatch $cp -IncludeKey).Key | Should -Be '1.5'
+    }
+
+    It 'writes KeyScriptFailed for an item whose -KeyScript throws, and goes on' {
+        $s = 'a', 'b', 'c' | Start-ResumableBatch -Path $cp -KeyScript { if ($_ -eq 'b') { throw 'no key for b' }; $_ } { $_ } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $s.Rejected | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'KeyScriptFailed,*'
+        $ev[0].TargetObject | Should -Be 'b'
+        $ev[0].Exception.Message | Should -Match 'no key for b'
     }
 
     It 'writes DuplicateKey for a key given twice in one run, keeping the first result' {

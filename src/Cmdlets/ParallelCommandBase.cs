@@ -196,7 +196,13 @@ namespace ParallelMap.Commands
                 foreach (DictionaryEntry entry in Variable)
                 {
                     string name = entry.Key?.ToString() ?? string.Empty;
-                    if (name.Length == 0 || ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
+                    if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
+                    {
+                        // env:X or global:x would make a variable no script can reach.
+                        throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
+                    }
+
+                    if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
                     {
                         throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
                     }
@@ -222,8 +228,8 @@ namespace ParallelMap.Commands
             // differs from Continue. SilentlyContinue there would hide them even from -ErrorVariable.
             ActionPreference errorAction = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue);
             AddPreference(iss, "ErrorActionPreference", errorAction == ActionPreference.Stop ? ActionPreference.Stop : ActionPreference.Continue);
-            AddPreference(iss, "WarningPreference", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue));
-            AddPreference(iss, "InformationPreference", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue));
+            AddPreference(iss, "WarningPreference", Captured("WarningVariable", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue)));
+            AddPreference(iss, "InformationPreference", Captured("InformationVariable", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue)));
             AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
             AddPreference(iss, "DebugPreference", SwitchPreference("Debug", "DebugPreference"));
             AddPreference(iss, "ProgressPreference", EffectivePreference("ProgressAction", "ProgressPreference", ActionPreference.Continue));
@@ -287,6 +293,13 @@ namespace ParallelMap.Commands
             object? v = SessionState.PSVariable.GetValue(variable);
             return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : fallback;
         }
+
+        /// <summary>
+        /// With -WarningVariable or -InformationVariable, a silenced stream still has to reach the
+        /// caller, where SilentlyContinue records it into the variable without showing it.
+        /// </summary>
+        private ActionPreference Captured(string variableParameter, ActionPreference preference) =>
+            preference == ActionPreference.SilentlyContinue && MyInvocation.BoundParameters.ContainsKey(variableParameter) ? ActionPreference.Continue : preference;
 
         /// <summary>-Verbose/-Debug map to Continue (or SilentlyContinue with :$false); else the preference variable.</summary>
         private ActionPreference SwitchPreference(string parameter, string variable)
@@ -407,11 +420,11 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>The error records of a failed item, with the item as target and a stable ErrorId.</summary>
-        private protected static IEnumerable<ErrorRecord> ItemErrorRecords(ItemOutcome<object?, object?> outcome)
+        private protected IEnumerable<ErrorRecord> ItemErrorRecords(ItemOutcome<object?, object?> outcome)
         {
             if (outcome.Status == ItemStatus.TimedOut)
             {
-                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, outcome.Duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
                 yield break;
             }
 

@@ -85,6 +85,9 @@ namespace ParallelMap.Commands
         private ItemContext<object?>? _context;
         private List<ErrorRecord>? _itemErrors;
 
+        /// <summary>Why the user's begin {} block failed, if it did.</summary>
+        private Exception? _beginFailure;
+
         internal RunspaceWorker(RunspaceSetup setup)
         {
             _setup = setup;
@@ -147,13 +150,31 @@ namespace ParallelMap.Commands
             {
                 _running = null;
             }
+
+            if (_beginFailure is Exception begin)
+            {
+                string message = (begin as RuntimeException)?.ErrorRecord?.Exception?.Message ?? begin.Message;
+                throw new InvalidOperationException(Strings.Format(Strings.BeginBlockFailed, message), begin);
+            }
         }
 
         /// <summary>Called by the driver script, inside the invocation: opens the pipeline and runs the engine's loop.</summary>
         internal void Drive(WorkLoop loop, ScriptBlock pipeFactory)
         {
             _pipeFactory = pipeFactory;
-            OpenPipe();
+            try
+            {
+                OpenPipe();
+            }
+            catch (Exception e) when (Volatile.Read(ref _aborted) == 0)
+            {
+                // The script's begin {} block failed: no item can run here. Execute reports it
+                // with its own message (a method call's exception would only reach the driver
+                // script's error stream).
+                _beginFailure = e;
+                return;
+            }
+
             loop.Run();
             if (_pipe is not null && Volatile.Read(ref _aborted) == 0)
             {

@@ -1,6 +1,8 @@
 using System;
+using System.Collections;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Management.Automation;
 using System.Text;
@@ -12,13 +14,14 @@ namespace ParallelMap.Commands
     /// <summary>The summary Start-ResumableBatch returns at the end of a run.</summary>
     public sealed class ResumableBatchResult
     {
-        internal ResumableBatchResult(string path, long total, long done, long failed, long skipped, long pending, TimeSpan elapsed)
+        internal ResumableBatchResult(string path, long total, long done, long failed, long skipped, long rejected, long pending, TimeSpan elapsed)
         {
             Path = path;
             Total = total;
             Done = done;
             Failed = failed;
             Skipped = skipped;
+            Rejected = rejected;
             Pending = pending;
             Elapsed = elapsed;
         }
@@ -37,6 +40,9 @@ namespace ParallelMap.Commands
 
         /// <summary>Items skipped because an earlier run recorded them (done, or failed without -RetryFailed).</summary>
         public long Skipped { get; }
+
+        /// <summary>Items refused for their key (null, empty, invalid, a duplicate in this run, or a -KeyScript that failed): never run nor recorded.</summary>
+        public long Rejected { get; }
 
         /// <summary>Items of this run left to do (the run stopped early); a resume runs them.</summary>
         public long Pending { get; }
@@ -147,6 +153,10 @@ namespace ParallelMap.Commands
 
         private protected override ScriptBlock ItemScriptBlock => ScriptBlock;
 
+        /// <summary>-Confirm:$false: the caller said not to ask, which a scheduled task relies on.</summary>
+        private bool ConfirmDeclinedExplicitly =>
+            MyInvocation.BoundParameters.TryGetValue("Confirm", out object? confirm) && confirm is SwitchParameter sp && !sp.IsPresent;
+
         private protected override int? ResultSerializationDepth => SaveScript is null ? Depth : (int?)null;
 
         /// <summary>Opens (or makes) the checkpoint, holding its lock, then starts the runspaces.</summary>
@@ -169,9 +179,11 @@ namespace ParallelMap.Commands
 
             if (Restart && Directory.Exists(_path))
             {
+                ThrowIfNotDiscardable(_path);
+
                 // Discarding recorded results always asks, unless -Force: a scheduled task that
                 // restarts on purpose says -Force; a non-interactive run without it fails here.
-                if (!(Force || ShouldContinue(Strings.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
+                if (!(Force || ConfirmDeclinedExplicitly || ShouldContinue(Strings.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
                 {
                     _declined = true;
                     return;
@@ -186,6 +198,10 @@ namespace ParallelMap.Commands
                 AllowFingerprintMismatch = Force,
                 ChunkSize = ChunkSize,
                 ChunkMaxAge = TimeSpan.FromSeconds(ChunkSeconds),
+
+                // Full chunks are written and fsynced while items keep flowing (a -SaveScript
+                // still runs here, on the caller's thread).
+                BackgroundSave = true,
                 Metadata = new Dictionary<string, string> { ["command"] = "Start-ResumableBatch", ["script"] = ScriptBlock.ToString() },
             };
             if (SaveScript is not null) options.SaveHook = RunSaveScript;
@@ -219,7 +235,18 @@ namespace ParallelMap.Commands
             ThrowIfSaveFailed();
             object? item = InputObject;
             _total++;
-            string? key = KeyOf(item);
+            string? key;
+            try
+            {
+                key = KeyOf(item);
+            }
+            catch (RuntimeException e) when (ParameterSetName == KeyScriptSet && !(e is PipelineStoppedException))
+            {
+                _rejected++;
+                WriteError(new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.KeyScriptFailed, e.Message), e), Strings.KeyScriptFailedId, ErrorCategory.InvalidData, item));
+                return;
+            }
+
             if (string.IsNullOrEmpty(key))
             {
                 _rejected++;
@@ -241,7 +268,7 @@ namespace ParallelMap.Commands
             catch (ArgumentException e)
             {
                 _rejected++;
-                WriteError(new ErrorRecord(e, Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(e, Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
                 return;
             }
 
@@ -269,25 +296,42 @@ namespace ParallelMap.Commands
             ThrowIfSaveFailed();
             if (!PassThru)
             {
-                WriteObject(new ResumableBatchResult(_path, _total, _done, _failed, _skipped, Math.Max(0, _total - _done - _failed - _skipped - _rejected), _clock.Elapsed));
+                WriteObject(new ResumableBatchResult(_path, _total, _done, _failed, _skipped, _rejected, Math.Max(0, _total - _done - _failed - _skipped - _rejected), _clock.Elapsed));
             }
         }
 
+        /// <summary>
+        /// The item's key. Values become text as PowerShell's [string] does, in the invariant
+        /// culture: a key must not change with the culture of the account that resumes the batch.
+        /// </summary>
         private string? KeyOf(object? item)
         {
             object? baseObject = item is PSObject pso ? pso.BaseObject : item;
             switch (ParameterSetName)
             {
                 case KeyPropertySet:
-                    return (item is PSObject p ? p : PSObject.AsPSObject(item!))?.Properties[KeyProperty]?.Value?.ToString();
+                    if (baseObject is null) return null;
+                    if (baseObject is IDictionary dictionary)
+                    {
+                        return KeyText(dictionary.Contains(KeyProperty) ? dictionary[KeyProperty] : null);
+                    }
+
+                    return KeyText((item as PSObject ?? PSObject.AsPSObject(baseObject)).Properties[KeyProperty]?.Value);
                 case KeyScriptSet:
                     var results = KeyScript.InvokeWithContext(null, new List<PSVariable> { new PSVariable("_", item), new PSVariable("PSItem", item) });
-                    return results.Count == 0 ? null : results[0]?.ToString();
+                    return results.Count == 0 ? null : KeyText(results[0]);
                 default:
+                    if (baseObject is null) return null;
                     if (baseObject is string s) return s;
                     ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.KeyRequired), Strings.KeyRequiredId, ErrorCategory.InvalidArgument, item));
                     return null;
             }
+        }
+
+        private static string? KeyText(object? value)
+        {
+            if (value is null || value is PSObject { BaseObject: null }) return null;
+            return (string)LanguagePrimitives.ConvertTo(value, typeof(string), CultureInfo.InvariantCulture);
         }
 
         private protected override void OnItemOutcome(ItemOutcome<object?, object?> outcome)
@@ -381,11 +425,14 @@ namespace ParallelMap.Commands
 
             var keyArray = new string[keys.Count];
             for (int i = 0; i < keys.Count; i++) keyArray[i] = keys[i];
-            SaveScript!.Invoke(chunkPath, results, keyArray);
+            // Any error the hook writes fails the save, as a throw does: keys whose results were
+            // not written must never be recorded done.
+            SaveScript!.InvokeWithContext(null, new List<PSVariable> { new PSVariable("ErrorActionPreference", ActionPreference.Stop) }, chunkPath, results, keyArray);
             foreach (string k in keys) _chunkObjects.Remove(k);
         }
 
-        private void Discard(string path)
+        /// <summary>Refuses (terminating) to discard a checkpoint in use, or a folder that is not only a checkpoint.</summary>
+        private void ThrowIfNotDiscardable(string path)
         {
             CheckpointSummary? summary = null;
             try
@@ -402,6 +449,27 @@ namespace ParallelMap.Commands
                 ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.CheckpointLockedRestart, path, holder)), CheckpointErrorIds.CheckpointLocked, ErrorCategory.ResourceBusy, path));
             }
 
+            // Only a checkpoint is ever deleted: a folder without a manifest, or with anything the
+            // checkpoint did not make, is refused (a mistyped -Path must not wipe a project).
+            bool hasManifest = File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName));
+            foreach (string entry in Directory.EnumerateFileSystemEntries(path))
+            {
+                string name = System.IO.Path.GetFileName(entry);
+                bool ours = name == CheckpointLayout.ManifestName || name == CheckpointLayout.JournalName || name == CheckpointLayout.ChunksName
+                    || name == CheckpointLayout.LockName || name == CheckpointLayout.HolderName || name.EndsWith(CheckpointLayout.TempExtension, StringComparison.Ordinal);
+                if (!hasManifest || !ours)
+                {
+                    ThrowTerminatingError(new ErrorRecord(
+                        new InvalidOperationException(Strings.Format(hasManifest ? Strings.RestartForeignEntry : Strings.RestartNotACheckpoint, path, name)),
+                        CheckpointErrorIds.CheckpointFolderNotEmpty,
+                        ErrorCategory.InvalidOperation,
+                        path));
+                }
+            }
+        }
+
+        private static void Discard(string path)
+        {
             // Renamed first, so a crash halfway never leaves a half-deleted checkpoint under the name.
             string doomed = path.TrimEnd(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar) + ".discarded-" + Guid.NewGuid().ToString("N");
             Directory.Move(path, doomed);

@@ -10,6 +10,7 @@ namespace ParallelMap.Commands
         internal const string ModuleNotFoundId = "ModuleNotFound";
         internal const string FunctionNotFoundId = "FunctionNotFound";
         internal const string VariableNameReservedId = "VariableNameReserved";
+        internal const string VariableNameInvalidId = "VariableNameInvalid";
         internal const string UsingVariableNotDefinedId = "UsingVariableNotDefined";
         internal const string InitializationFailedId = "InitializationFailed";
         internal const string ItemFailedId = "ItemFailed";
@@ -20,17 +21,21 @@ namespace ParallelMap.Commands
         internal const string CheckpointPathNotFoundId = "CheckpointPathNotFound";
         internal const string KeyNullOrEmptyId = "KeyNullOrEmpty";
         internal const string KeyRequiredId = "KeyRequired";
+        internal const string KeyInvalidId = "KeyInvalid";
+        internal const string KeyScriptFailedId = "KeyScriptFailed";
 
         // Messages
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
         internal const string ModuleNotFound = "The module '{0}' was not found: it is neither a path nor a module name that Get-Module -ListAvailable knows.";
         internal const string FunctionNotFound = "The function '{0}' is not defined in the calling session.";
         internal const string VariableNameReserved = "The variable name '{0}' is reserved: it is an automatic variable, or begins with the module's private prefix '__pm'.";
+        internal const string VariableNameInvalid = "The variable name '{0}' is not valid for -Variable: give a plain name, without a scope or drive such as 'global:' or 'env:', and not blank.";
         internal const string UsingVariableNotDefined = "The variable '$using:{0}' refers to '${0}', which is not defined in the calling scope.";
         internal const string InitializationFailed = "The initialization of a runspace failed: {0}";
-        internal const string ItemTimedOut = "The item did not finish within {0} s; its runspace was stopped and replaced.";
+        internal const string ItemTimedOut = "The item did not finish within the -TimeoutSeconds limit of {0} s; its runspace was stopped and replaced.";
         internal const string CleanupFailed = "The cleanup of a runspace failed: {0}";
         internal const string WorkerFailed = "A runspace failed outside any item: {0}";
+        internal const string BeginBlockFailed = "The script block's begin {{}} block failed, so no item could run in this runspace: {0}";
         internal const string SeveralBlocksWithInput = "Several script blocks run once each and take no pipeline input; give one script block to run it for each item.";
         internal const string CheckpointParentMissing = "The checkpoint folder '{0}' cannot be made: its parent folder '{1}' does not exist.";
         internal const string RestartAction = "Discard the checkpoint and start the batch over";
@@ -41,6 +46,9 @@ namespace ParallelMap.Commands
         internal const string DroppedTornTail = "The journal's last record was torn by a crash; it was dropped (that item runs again).";
         internal const string KeyNullOrEmpty = "The item's key is null or empty; every item of a resumable batch needs a key.";
         internal const string KeyRequired = "The item is not a string, so it is not its own key: give -KeyProperty or -KeyScript.";
+        internal const string KeyScriptFailed = "The -KeyScript failed for this item, so it has no key and was not run: {0}";
+        internal const string RestartNotACheckpoint = "-Restart refuses to delete '{0}': it is not a checkpoint (it has no manifest, but holds '{1}'). Check the path.";
+        internal const string RestartForeignEntry = "-Restart refuses to delete '{0}': besides the checkpoint it holds '{1}', which the checkpoint did not make. Move that out first.";
         internal const string ItemExited = "The script ended the item with 'exit {0}'.";
         internal const string RetryingItem = "Item '{0}': attempt {1} failed ({2}); it was tried again.";
         internal const string ProgressActivity = "{0}";
