@@ -406,3 +406,43 @@ Describe 'Bad input' {
         $ran.Count | Should -Be 0
     }
 }
+
+Describe 'Invoke-ParallelMap script block forms' {
+    BeforeAll {
+        $modulePath = if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { Join-Path $PSScriptRoot '../out/ParallelMap/ParallelMap.psd1' }
+        Import-Module $modulePath -Force
+        $script:ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+    }
+
+    Context 'a function''s script block' {
+        It 'runs ${function:name} and (Get-Command name).ScriptBlock' {
+            function Double { $_ * 2 }
+            (1..3 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Double}) | Should -Be @(2, 4, 6)
+            (1..3 | Invoke-ParallelMap -Ordered -ErrorAction Stop (Get-Command Double).ScriptBlock) | Should -Be @(2, 4, 6)
+        }
+
+        It 'runs a filter' {
+            filter Tag { "tag $_" }
+            (1..2 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Tag}) | Should -Be @('tag 1', 'tag 2')
+        }
+    }
+
+    Context 'empty script blocks' {
+        It 'refuses <Name> with ErrorId EmptyScriptBlock before any item runs' -ForEach @(
+            @{ Name = 'a comment-only block'; Call = { 1 | Invoke-ParallelMap { # nothing to do
+                    } } }
+            @{ Name = 'a white-space block'; Call = { 1 | Invoke-ParallelMap {
+
+                    } } }
+            @{ Name = 'a created comment-only block'; Call = { 1 | Invoke-ParallelMap ([scriptblock]::Create("<# a #>`n# b")) } }
+        ) {
+            $Call | Should -Throw -ErrorId 'EmptyScriptBlock,*'
+            $ran.Count | Should -Be 0
+        }
+
+        It 'still accepts a comment-only initialization script' {
+            1 | Invoke-ParallelMap -InitializationScript { # nothing
+            } { $_ + 1 } | Should -Be 2
+        }
+    }
+}

@@ -41,14 +41,45 @@ namespace ParallelMap.Commands
             return new Prepared(body, WrapAsProcess(body));
         }
 
-        /// <summary>The script's text with each <c>$using:name</c> replaced by a private variable holding the caller's value.</summary>
-        internal static string RewriteUsing(ScriptBlock scriptBlock, SessionState callerState, Dictionary<string, object?> usingValues)
+        /// <summary>
+        /// The script's text with each <c>$using:name</c> of this call replaced by a private variable
+        /// holding the caller's value. A function's script block (<c>${function:f}</c>) gives its
+        /// body, with the parameters it declares after its name as a param block.
+        /// </summary>
+        /// <param name="scriptBlock">The user's script block.</param>
+        /// <param name="callerState">Where <c>$using:</c> values are read.</param>
+        /// <param name="usingValues">Receives the private variables and their values.</param>
+        /// <param name="allowEmpty">False to refuse a script with no statements (only comments or white space) with ErrorId EmptyScriptBlock.</param>
+        internal static string RewriteUsing(ScriptBlock scriptBlock, SessionState callerState, Dictionary<string, object?> usingValues, bool allowEmpty = false)
         {
-            var ast = (ScriptBlockAst)scriptBlock.Ast;
-            string text = ast.Extent.Text;
-            int origin = ast.Extent.StartOffset;
+            Ast root = scriptBlock.Ast;
+            ScriptBlockAst body;
+            IReadOnlyList<ParameterAst>? functionParameters = null;
+            switch (root)
+            {
+                case ScriptBlockAst sba:
+                    body = sba;
+                    break;
+                case FunctionDefinitionAst fn:
+                    body = fn.Body;
+                    // FunctionDefinitionAst.Parameters is missing from the reference assembly.
+                    functionParameters = fn.FindAll(a => a is ParameterAst && a.Parent == fn, searchNestedScriptBlocks: true).Cast<ParameterAst>().ToList();
+                    break;
+                default:
+                    throw new CommandErrorException(new ErrorRecord(
+                        new ArgumentException(Strings.Format(Strings.UnsupportedScriptBlock, root?.GetType().Name ?? "null")),
+                        Strings.UnsupportedScriptBlockId,
+                        ErrorCategory.InvalidArgument,
+                        scriptBlock));
+            }
+
+            if (!allowEmpty && IsEmpty(body, functionParameters))
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, scriptBlock));
+            }
+
             var edits = new List<(int Start, int Length, string Replacement)>();
-            foreach (UsingExpressionAst u in ast.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
+            foreach (UsingExpressionAst u in root.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
             {
                 VariableExpressionAst variable = UsingExpressionAst.ExtractUsingVariable(u);
                 string name = variable.VariablePath.UserPath;
@@ -70,24 +101,60 @@ namespace ParallelMap.Commands
                     usingValues[privateName] = found.Value;
                 }
 
-                edits.Add((variable.Extent.StartOffset - origin, variable.Extent.EndOffset - variable.Extent.StartOffset, "${" + privateName + "}"));
+                edits.Add((variable.Extent.StartOffset, variable.Extent.EndOffset - variable.Extent.StartOffset, "${" + privateName + "}"));
             }
 
-            var sb = new StringBuilder(text);
-            foreach (var edit in edits.OrderByDescending(e => e.Start))
-            {
-                sb.Remove(edit.Start, edit.Length).Insert(edit.Start, edit.Replacement);
-            }
+            string result = Slice(root, edits, body.Extent);
 
-            string result = sb.ToString();
-
-            // A literal { ... } carries its braces in the extent; a [scriptblock]::Create one does not.
-            if (ast.Parent is ScriptBlockExpressionAst && result.Length >= 2 && result[0] == '{' && result[result.Length - 1] == '}')
+            // A literal { ... } (or a function's body) carries its braces in the extent; a
+            // [scriptblock]::Create one, parsed on its own, has no parent and no braces of its own.
+            if (body.Parent is not null && result.Length >= 2 && result[0] == '{' && result[result.Length - 1] == '}')
             {
                 result = result.Substring(1, result.Length - 2);
             }
 
+            if (functionParameters is { Count: > 0 })
+            {
+                // 'function f($a) { }' declares its parameters outside the body; as a script they
+                // are its param block.
+                result = "param(" + string.Join(",\n", functionParameters.Select(p => Slice(root, edits, p.Extent))) + ")\n" + result;
+            }
+
             return result;
+        }
+
+        /// <summary>No statements anywhere: only comments or white space (a param block or a named block counts as content).</summary>
+        private static bool IsEmpty(ScriptBlockAst body, IReadOnlyList<ParameterAst>? functionParameters)
+        {
+            static bool Blank(NamedBlockAst? block) =>
+                block is null || (block.Unnamed && block.Statements.Count == 0 && (block.Traps is null || block.Traps.Count == 0));
+
+            return (functionParameters is null || functionParameters.Count == 0)
+                && body.ParamBlock is null
+                && body.UsingStatements.Count == 0
+                && body.DynamicParamBlock is null
+                && body.BeginBlock is null
+                && Blank(body.ProcessBlock)
+                && Blank(body.EndBlock)
+                && CleanBlock(body) is null;
+        }
+
+        /// <summary>The clean block (PowerShell 7.3 and later), which the reference assembly does not know.</summary>
+        private static NamedBlockAst? CleanBlock(ScriptBlockAst ast) =>
+            ast.GetType().GetProperty("CleanBlock")?.GetValue(ast) as NamedBlockAst;
+
+        /// <summary>The text of <paramref name="extent"/> (inside <paramref name="root"/>) with the edits that fall inside it applied.</summary>
+        private static string Slice(Ast root, List<(int Start, int Length, string Replacement)> edits, IScriptExtent extent)
+        {
+            int origin = root.Extent.StartOffset;
+            var sb = new StringBuilder(root.Extent.Text.Substring(extent.StartOffset - origin, extent.EndOffset - extent.StartOffset));
+            foreach (var edit in edits.Where(e => e.Start >= extent.StartOffset && e.Start + e.Length <= extent.EndOffset).OrderByDescending(e => e.Start))
+            {
+                int at = edit.Start - extent.StartOffset;
+                sb.Remove(at, edit.Length).Insert(at, edit.Replacement);
+            }
+
+            return sb.ToString();
         }
 
         /// <summary>A drive-qualified reference such as <c>$using:env:HOME</c>: the item's value, or null if it does not exist.</summary>
