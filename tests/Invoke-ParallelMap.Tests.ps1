@@ -414,6 +414,54 @@ Describe 'Invoke-ParallelMap script block forms' {
         $script:ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
     }
 
+    Context '$using: in nested script blocks' {
+        It 'leaves $using: in a Start-ThreadJob block to that job, which sees the item''s variable' {
+            $server = 'CALLER'
+            $r = 'a', 'b' | Invoke-ParallelMap {
+                $server = "srv-$_"
+                Start-ThreadJob { "job sees: $using:server" } | Receive-Job -Wait -AutoRemoveJob
+            }
+            ($r | Sort-Object) | Should -Be @('job sees: srv-a', 'job sees: srv-b')
+        }
+
+        It 'does not require the caller to define a variable that only a nested job uses' {
+            $r = 'a' | Invoke-ParallelMap -ErrorAction Stop {
+                $pmOnlyInTheItem = "item-$_"
+                Start-ThreadJob { $using:pmOnlyInTheItem } | Receive-Job -Wait -AutoRemoveJob
+            }
+            $r | Should -Be 'item-a'
+        }
+
+        It 'leaves $using: in a nested ForEach-Object -Parallel block to that call' {
+            $x = 'CALLER'
+            $r = 'a' | Invoke-ParallelMap { $x = "item-$_"; 1 | ForEach-Object -Parallel { "inner sees: $using:x" } }
+            $r | Should -Be 'inner sees: item-a'
+        }
+
+        It 'leaves $using: in a nested Invoke-ParallelMap block to that call, but resolves its other arguments here' {
+            $x = 'CALLER'
+            $r = 'a' | Invoke-ParallelMap -Variable @{ mod = $modulePath } {
+                Import-Module $mod
+                $x = "item-$_"
+                1 | Invoke-ParallelMap -Variable @{ outer = $using:x } { "inner: $using:x, outer: $outer" }
+            }
+            $r | Should -Be 'inner: item-a, outer: CALLER'
+        }
+
+        It 'resolves $using: in blocks that run in the item''s runspace (Where-Object, ForEach-Object, &, Invoke-Command) in the caller, as ForEach-Object -Parallel does' {
+            $lim = 2
+            $r = 1..4 | Invoke-ParallelMap -Ordered {
+                $lim = 100
+                $_ | Where-Object { $_ -gt $using:lim } | ForEach-Object { "$_ > $using:lim" }
+            }
+            $r | Should -Be @('3 > 2', '4 > 2')
+            $expected = 1 | ForEach-Object -Parallel { $lim = 100; & { "amp $using:lim" }; Invoke-Command -ScriptBlock { "icm $using:lim" } }
+            $r = 1 | Invoke-ParallelMap { $lim = 100; & { "amp $using:lim" }; Invoke-Command -ScriptBlock { "icm $using:lim" } }
+            $r | Should -Be $expected
+            $r | Should -Be @('amp 2', 'icm 2')
+        }
+    }
+
     Context 'a function''s script block' {
         It 'runs ${function:name} and (Get-Command name).ScriptBlock' {
             function Double { $_ * 2 }

@@ -81,6 +81,7 @@ namespace ParallelMap.Commands
             var edits = new List<(int Start, int Length, string Replacement)>();
             foreach (UsingExpressionAst u in root.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
             {
+                if (!BelongsToThisCall(u, root)) continue;
                 VariableExpressionAst variable = UsingExpressionAst.ExtractUsingVariable(u);
                 string name = variable.VariablePath.UserPath;
                 string privateName = "__pmUsing_" + Mangle(name);
@@ -155,6 +156,78 @@ namespace ParallelMap.Commands
             }
 
             return sb.ToString();
+        }
+
+        /// <summary>
+        /// False when the <c>$using:</c> sits in a script block that another command runs in a
+        /// runspace or session of its own, which resolves <c>$using:</c> itself, in the scope it is
+        /// called from: the item's. A nested block that runs in the item's own runspace
+        /// (<c>Where-Object { $_ -gt $using:x }</c>, <c>&amp; { }</c>, a function) belongs to
+        /// this call, as in ForEach-Object -Parallel, where such a block sees the outer values.
+        /// </summary>
+        private static bool BelongsToThisCall(UsingExpressionAst usingAst, Ast root)
+        {
+            for (Ast? a = usingAst.Parent; a is not null && a != root; a = a.Parent)
+            {
+                if (a is ScriptBlockExpressionAst block && RunsElsewhere(block)) return false;
+            }
+
+            return true;
+        }
+
+        /// <summary>Commands that always run a script-block argument elsewhere and collect its <c>$using:</c> values themselves.</summary>
+        private static readonly HashSet<string> s_runElsewhere = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "Start-ThreadJob", "Start-Job", "sajb", "Invoke-ParallelMap", "Invoke-ParallelRun", "Start-ResumableBatch", "Start-RSJob",
+        };
+
+        private static readonly string[] s_forEachNames = { "ForEach-Object", "foreach", "%" };
+        private static readonly string[] s_invokeCommandNames = { "Invoke-Command", "icm" };
+
+        /// <summary>Invoke-Command runs the block elsewhere only with one of these; locally it runs it in the item's runspace.</summary>
+        private static readonly string[] s_remoteParameters = { "ComputerName", "Session", "ConnectionUri", "VMId", "VMName", "ContainerId", "HostName", "SSHConnection" };
+
+        private static readonly string[] s_remoteParameterAliases = { "Cn", "Uri", "Cu", "VMGuid" };
+
+        private static bool RunsElsewhere(ScriptBlockExpressionAst block)
+        {
+            // The block may be an argument itself, a -Name:{ } argument, or inside ( ) or a list: { }, { }.
+            Ast? a = block.Parent;
+            while (a is CommandParameterAst || a is ArrayLiteralAst || a is ParenExpressionAst || a is CommandExpressionAst || (a is PipelineAst p && p.PipelineElements.Count == 1))
+            {
+                a = a.Parent;
+            }
+
+            if (a is not CommandAst command) return false;
+            string? name = command.GetCommandName();
+            if (string.IsNullOrEmpty(name)) return false;
+            int slash = name!.LastIndexOf('\\');
+            if (slash >= 0) name = name.Substring(slash + 1);
+            if (s_runElsewhere.Contains(name)) return true;
+
+            // As ForEach-Object -Parallel decides for nested ForEach-Object -Parallel calls (PowerShell's
+            // ScriptBlockToPowerShellConverter.IsInForeachParallelCallingScope).
+            if (s_forEachNames.Contains(name, StringComparer.OrdinalIgnoreCase)) return Binds(command, new[] { "Parallel" }, new string[0]);
+            if (s_invokeCommandNames.Contains(name, StringComparer.OrdinalIgnoreCase)) return Binds(command, s_remoteParameters, s_remoteParameterAliases);
+            return false;
+        }
+
+        /// <summary>True when the command, bound statically as PowerShell would, gets one of the parameters.</summary>
+        private static bool Binds(CommandAst command, string[] parameters, string[] aliases)
+        {
+            try
+            {
+                StaticBindingResult bound = StaticParameterBinder.BindCommand(command, true);
+                return bound.BoundParameters.Keys.Any(k => parameters.Contains(k, StringComparer.OrdinalIgnoreCase));
+            }
+            catch (Exception)
+            {
+                // The binder needs the command's metadata; without it, match the names as written
+                // (a prefix of two letters or more, as PowerShell accepts).
+                return command.CommandElements.OfType<CommandParameterAst>().Any(p =>
+                    aliases.Contains(p.ParameterName, StringComparer.OrdinalIgnoreCase)
+                    || (p.ParameterName.Length >= 2 && parameters.Any(n => n.StartsWith(p.ParameterName, StringComparison.OrdinalIgnoreCase))));
+            }
         }
 
         /// <summary>A drive-qualified reference such as <c>$using:env:HOME</c>: the item's value, or null if it does not exist.</summary>
