@@ -462,6 +462,40 @@ Describe 'Invoke-ParallelMap script block forms' {
         }
     }
 
+    Context 'param blocks' {
+        It 'keeps a param block out of the per-item code; $_ is the item' {
+            $r = 1..3 | Invoke-ParallelMap -Ordered { param($x) "x=$x _=$_" }
+            $r | Should -Be @('x= _=1', 'x= _=2', 'x= _=3')
+        }
+
+        It 'runs an advanced script ([CmdletBinding()] param()) with $_ as the item' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { [CmdletBinding()] param($m = 10) "cb $($_ * $m)" }
+            $r | Should -Be @('cb 10', 'cb 20')
+        }
+
+        It 'runs an advanced script with its own process block' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { [CmdletBinding()] param() process { "cbp $_" } }
+            $r | Should -Be @('cbp 1', 'cbp 2')
+        }
+
+        It 'binds the item to a ValueFromPipeline parameter' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { param([Parameter(ValueFromPipeline)] [int] $n) process { $n * 3 } }
+            $r | Should -Be @(3, 6)
+        }
+
+        It 'keeps using statements and attributes in front of the param block' {
+            $sb = [scriptblock]::Create("using namespace System.Text`n[CmdletBinding()]`nparam(`$z)`n[StringBuilder]::new(`"sb`$_`").ToString()")
+            $r = 1 | Invoke-ParallelMap -ErrorAction Stop $sb
+            $r | Should -Be 'sb1'
+        }
+
+        It 'makes the parameters declared after a function''s name its param block, and keeps its $using:' {
+            $offset = 100
+            function Scale($f = 10) { $_ * $f + $using:offset }
+            (1..2 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Scale}) | Should -Be @(110, 120)
+        }
+    }
+
     Context 'a function''s script block' {
         It 'runs ${function:name} and (Get-Command name).ScriptBlock' {
             function Double { $_ * 2 }

@@ -247,7 +247,11 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>Makes the per-item code the process block, with failures reported to the relay so the pipeline survives them.</summary>
+        /// <summary>
+        /// Makes the per-item code the process block, with failures reported to the relay so the
+        /// pipeline survives them. What must precede the blocks (using statements, #requires, the
+        /// script's attributes and param block) stays in front of them.
+        /// </summary>
         internal static string WrapAsProcess(string body)
         {
             ScriptBlockAst ast = Parser.ParseInput(body, out _, out ParseError[] errors);
@@ -257,12 +261,32 @@ namespace ParallelMap.Commands
             }
 
             var sb = new StringBuilder();
-            foreach (var u in ast.UsingStatements) sb.AppendLine(u.Extent.Text);
-            if (ast.ParamBlock is not null) sb.AppendLine(ast.ParamBlock.Extent.Text);
-            bool simple = ast.BeginBlock is null && ast.ProcessBlock is null && ast.DynamicParamBlock is null && (ast.EndBlock is null || ast.EndBlock.Unnamed);
+            int headerEnd = 0;
+            if (ast.ParamBlock is ParamBlockAst paramBlock)
+            {
+                // The attributes ([CmdletBinding()]) precede the param block's own extent.
+                sb.Append(body, 0, paramBlock.Extent.StartOffset);
+                sb.AppendLine(TakesPipelineInput(paramBlock) ? paramBlock.Extent.Text : WithPipelineParameter(paramBlock));
+                headerEnd = paramBlock.Extent.EndOffset;
+            }
+            else if (ast.UsingStatements.Count > 0)
+            {
+                headerEnd = ast.UsingStatements[ast.UsingStatements.Count - 1].Extent.EndOffset;
+                sb.AppendLine(body.Substring(0, headerEnd));
+            }
+
+            NamedBlockAst? clean = CleanBlock(ast);
+            bool simple = ast.BeginBlock is null && ast.ProcessBlock is null && ast.DynamicParamBlock is null && clean is null && (ast.EndBlock is null || ast.EndBlock.Unnamed);
             if (simple)
             {
-                string statements = ast.EndBlock is null ? string.Empty : ast.EndBlock.Extent.Text;
+                // An unnamed block's extent begins at the param block, when there is one.
+                string statements = string.Empty;
+                if (ast.EndBlock is not null)
+                {
+                    int start = Math.Max(headerEnd, ast.EndBlock.Extent.StartOffset);
+                    statements = body.Substring(start, Math.Max(0, ast.EndBlock.Extent.EndOffset - start));
+                }
+
                 sb.Append(Guarded(statements));
                 return sb.ToString();
             }
@@ -271,8 +295,44 @@ namespace ParallelMap.Commands
             if (ast.BeginBlock is not null) sb.AppendLine(ast.BeginBlock.Extent.Text);
             if (ast.ProcessBlock is not null) sb.AppendLine(Guarded(InnerText(ast.ProcessBlock)));
             if (ast.EndBlock is not null) sb.AppendLine(ast.EndBlock.Extent.Text);
+            if (clean is not null) sb.AppendLine(clean.Extent.Text);
             return sb.ToString();
         }
+
+        /// <summary>
+        /// False for an advanced script ([CmdletBinding()] or a [Parameter()]) with no parameter
+        /// that takes pipeline input: fed an item, PowerShell would refuse to bind it.
+        /// </summary>
+        private static bool TakesPipelineInput(ParamBlockAst paramBlock)
+        {
+            bool advanced = paramBlock.Attributes.Any(a => IsAttribute(a, "CmdletBinding"))
+                || paramBlock.Parameters.Any(p => p.Attributes.OfType<AttributeAst>().Any(a => IsAttribute(a, "Parameter")));
+            if (!advanced) return true;
+            return paramBlock.Parameters.Any(p => p.Attributes.OfType<AttributeAst>().Any(a => IsAttribute(a, "Parameter")
+                && a.NamedArguments.Any(n => (n.ArgumentName.Equals("ValueFromPipeline", StringComparison.OrdinalIgnoreCase)
+                        || n.ArgumentName.Equals("ValueFromPipelineByPropertyName", StringComparison.OrdinalIgnoreCase))
+                    && (n.ExpressionOmitted || !IsFalse(n.Argument)))));
+        }
+
+        /// <summary>The param block with one more parameter that takes the item, so that $_ is the item as in a plain script.</summary>
+        private static string WithPipelineParameter(ParamBlockAst paramBlock)
+        {
+            var parameters = paramBlock.Parameters.Select(p => p.Extent.Text).ToList();
+            parameters.Add("[Parameter(ValueFromPipeline = $true)] $__pmItem");
+            return "param(" + string.Join(",\n", parameters) + ")";
+        }
+
+        private static bool IsAttribute(AttributeAst attribute, string name)
+        {
+            string n = attribute.TypeName.FullName;
+            const string ns = "System.Management.Automation.";
+            if (n.StartsWith(ns, StringComparison.OrdinalIgnoreCase)) n = n.Substring(ns.Length);
+            return n.Equals(name, StringComparison.OrdinalIgnoreCase) || n.Equals(name + "Attribute", StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static bool IsFalse(ExpressionAst e) =>
+            (e is VariableExpressionAst v && v.VariablePath.UserPath.Equals("false", StringComparison.OrdinalIgnoreCase))
+            || (e is ConstantExpressionAst c && c.Value is int i && i == 0);
 
         private static string Guarded(string statements) =>
             "process {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n}\n";
