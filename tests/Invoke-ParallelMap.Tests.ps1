@@ -527,4 +527,25 @@ Describe 'Invoke-ParallelMap script block forms' {
             } { $_ + 1 } | Should -Be 2
         }
     }
+
+    Context 'break and continue' {
+        It 'fails only the item whose <Keyword> is outside any loop, and says so' -ForEach @(
+            @{ Keyword = 'break' }
+            @{ Keyword = 'continue' }
+        ) {
+            $sb = [scriptblock]::Create("if (`$_ -eq 2) { $Keyword }; `$_")
+            $errs = $null
+            $r = 1..3 | Invoke-ParallelMap -Ordered $sb -ErrorVariable errs -ErrorAction SilentlyContinue
+            $r | Should -Be @(1, 3)
+            $errs.Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+            $errs[0].TargetObject | Should -Be 2
+            $errs[0].Exception.Message | Should -BeLike "*'break' or 'continue' outside any loop*"
+        }
+
+        It 'leaves break and continue inside the item''s own loops alone' {
+            $r = 1 | Invoke-ParallelMap -ErrorAction Stop { foreach ($i in 1..5) { if ($i -eq 2) { continue }; if ($i -eq 4) { break }; $i }; 'after' }
+            $r | Should -Be @(1, 3, 'after')
+        }
+    }
 }

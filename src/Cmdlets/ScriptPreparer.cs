@@ -334,8 +334,16 @@ namespace ParallelMap.Commands
             (e is VariableExpressionAst v && v.VariablePath.UserPath.Equals("false", StringComparison.OrdinalIgnoreCase))
             || (e is ConstantExpressionAst c && c.Value is int i && i == 0);
 
+        /// <summary>
+        /// The item's code in a process block. The one-pass loop catches a 'break' or 'continue'
+        /// that no loop of the item's own took (PowerShell looks for the nearest loop up the call
+        /// stack, and without this one it would unwind the whole pipeline): the item then fails
+        /// with a message that says so. A 'return' leaves the process block before the check.
+        /// </summary>
         private static string Guarded(string statements) =>
-            "process {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n}\n";
+            "process {\n$__pmLeft = $true\ndo {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n$__pmLeft = $false\n} while ($false)\n"
+            + "if ($__pmLeft) { $" + RelayVariable + ".Fail([System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('"
+            + CodeGeneration.EscapeSingleQuotedStringContent(Strings.BreakOutsideLoop) + "'), 'BreakOutsideLoop', [System.Management.Automation.ErrorCategory]::InvalidOperation, $_)) }\n}\n";
 
         /// <summary>The statements of a named block, without its keyword and braces.</summary>
         private static string InnerText(NamedBlockAst block)
