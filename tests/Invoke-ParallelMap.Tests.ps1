@@ -418,3 +418,146 @@ Describe 'Bad input' {
         $ran.Count | Should -Be 0
     }
 }
+
+Describe 'Invoke-ParallelMap script block forms' {
+    BeforeAll {
+        $modulePath = if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { Join-Path $PSScriptRoot '../out/ParallelMap/ParallelMap.psd1' }
+        Import-Module $modulePath -Force
+        $script:ran = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
+    }
+
+    Context '$using: in nested script blocks' {
+        It 'leaves $using: in a Start-ThreadJob block to that job, which sees the item''s variable' {
+            $server = 'CALLER'
+            $r = 'a', 'b' | Invoke-ParallelMap {
+                $server = "srv-$_"
+                Start-ThreadJob { "job sees: $using:server" } | Receive-Job -Wait -AutoRemoveJob
+            }
+            ($r | Sort-Object) | Should -Be @('job sees: srv-a', 'job sees: srv-b')
+        }
+
+        It 'does not require the caller to define a variable that only a nested job uses' {
+            $r = 'a' | Invoke-ParallelMap -ErrorAction Stop {
+                $pmOnlyInTheItem = "item-$_"
+                Start-ThreadJob { $using:pmOnlyInTheItem } | Receive-Job -Wait -AutoRemoveJob
+            }
+            $r | Should -Be 'item-a'
+        }
+
+        It 'leaves $using: in a nested ForEach-Object -Parallel block to that call' {
+            $x = 'CALLER'
+            $r = 'a' | Invoke-ParallelMap { $x = "item-$_"; 1 | ForEach-Object -Parallel { "inner sees: $using:x" } }
+            $r | Should -Be 'inner sees: item-a'
+        }
+
+        It 'leaves $using: in a nested Invoke-ParallelMap block to that call, but resolves its other arguments here' {
+            $x = 'CALLER'
+            $r = 'a' | Invoke-ParallelMap -Variable @{ mod = $modulePath } {
+                Import-Module $mod
+                $x = "item-$_"
+                1 | Invoke-ParallelMap -Variable @{ outer = $using:x } { "inner: $using:x, outer: $outer" }
+            }
+            $r | Should -Be 'inner: item-a, outer: CALLER'
+        }
+
+        It 'resolves $using: in blocks that run in the item''s runspace (Where-Object, ForEach-Object, &, Invoke-Command) in the caller, as ForEach-Object -Parallel does' {
+            $lim = 2
+            $r = 1..4 | Invoke-ParallelMap -Ordered {
+                $lim = 100
+                $_ | Where-Object { $_ -gt $using:lim } | ForEach-Object { "$_ > $using:lim" }
+            }
+            $r | Should -Be @('3 > 2', '4 > 2')
+            $expected = 1 | ForEach-Object -Parallel { $lim = 100; & { "amp $using:lim" }; Invoke-Command -ScriptBlock { "icm $using:lim" } }
+            $r = 1 | Invoke-ParallelMap { $lim = 100; & { "amp $using:lim" }; Invoke-Command -ScriptBlock { "icm $using:lim" } }
+            $r | Should -Be $expected
+            $r | Should -Be @('amp 2', 'icm 2')
+        }
+    }
+
+    Context 'param blocks' {
+        It 'keeps a param block out of the per-item code; $_ is the item' {
+            $r = 1..3 | Invoke-ParallelMap -Ordered { param($x) "x=$x _=$_" }
+            $r | Should -Be @('x= _=1', 'x= _=2', 'x= _=3')
+        }
+
+        It 'runs an advanced script ([CmdletBinding()] param()) with $_ as the item' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { [CmdletBinding()] param($m = 10) "cb $($_ * $m)" }
+            $r | Should -Be @('cb 10', 'cb 20')
+        }
+
+        It 'runs an advanced script with its own process block' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { [CmdletBinding()] param() process { "cbp $_" } }
+            $r | Should -Be @('cbp 1', 'cbp 2')
+        }
+
+        It 'binds the item to a ValueFromPipeline parameter' {
+            $r = 1, 2 | Invoke-ParallelMap -Ordered -ErrorAction Stop { param([Parameter(ValueFromPipeline)] [int] $n) process { $n * 3 } }
+            $r | Should -Be @(3, 6)
+        }
+
+        It 'keeps using statements and attributes in front of the param block' {
+            $sb = [scriptblock]::Create("using namespace System.Text`n[CmdletBinding()]`nparam(`$z)`n[StringBuilder]::new(`"sb`$_`").ToString()")
+            $r = 1 | Invoke-ParallelMap -ErrorAction Stop $sb
+            $r | Should -Be 'sb1'
+        }
+
+        It 'makes the parameters declared after a function''s name its param block, and keeps its $using:' {
+            $offset = 100
+            function Scale($f = 10) { $_ * $f + $using:offset }
+            (1..2 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Scale}) | Should -Be @(110, 120)
+        }
+    }
+
+    Context 'a function''s script block' {
+        It 'runs ${function:name} and (Get-Command name).ScriptBlock' {
+            function Double { $_ * 2 }
+            (1..3 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Double}) | Should -Be @(2, 4, 6)
+            (1..3 | Invoke-ParallelMap -Ordered -ErrorAction Stop (Get-Command Double).ScriptBlock) | Should -Be @(2, 4, 6)
+        }
+
+        It 'runs a filter' {
+            filter Tag { "tag $_" }
+            (1..2 | Invoke-ParallelMap -Ordered -ErrorAction Stop ${function:Tag}) | Should -Be @('tag 1', 'tag 2')
+        }
+    }
+
+    Context 'empty script blocks' {
+        It 'refuses <Name> with ErrorId EmptyScriptBlock before any item runs' -ForEach @(
+            @{ Name = 'a comment-only block'; Call = { 1 | Invoke-ParallelMap { # nothing to do
+                    } } }
+            @{ Name = 'a white-space block'; Call = { 1 | Invoke-ParallelMap {
+
+                    } } }
+            @{ Name = 'a created comment-only block'; Call = { 1 | Invoke-ParallelMap ([scriptblock]::Create("<# a #>`n# b")) } }
+        ) {
+            $Call | Should -Throw -ErrorId 'EmptyScriptBlock,*'
+            $ran.Count | Should -Be 0
+        }
+
+        It 'still accepts a comment-only initialization script' {
+            1 | Invoke-ParallelMap -InitializationScript { # nothing
+            } { $_ + 1 } | Should -Be 2
+        }
+    }
+
+    Context 'break and continue' {
+        It 'fails only the item whose <Keyword> is outside any loop, and says so' -ForEach @(
+            @{ Keyword = 'break' }
+            @{ Keyword = 'continue' }
+        ) {
+            $sb = [scriptblock]::Create("if (`$_ -eq 2) { $Keyword }; `$_")
+            $errs = $null
+            $r = 1..3 | Invoke-ParallelMap -Ordered $sb -ErrorVariable errs -ErrorAction SilentlyContinue
+            $r | Should -Be @(1, 3)
+            $errs.Count | Should -Be 1
+            $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+            $errs[0].TargetObject | Should -Be 2
+            $errs[0].Exception.Message | Should -BeLike "*'break' or 'continue' outside any loop*"
+        }
+
+        It 'leaves break and continue inside the item''s own loops alone' {
+            $r = 1 | Invoke-ParallelMap -ErrorAction Stop { foreach ($i in 1..5) { if ($i -eq 2) { continue }; if ($i -eq 4) { break }; $i }; 'after' }
+            $r | Should -Be @(1, 3, 'after')
+        }
+    }
+}

@@ -119,8 +119,8 @@ namespace ParallelMap.Commands
             {
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
                 string itemScript = PrepareItemScript(usingValues);
-                string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues);
-                string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues);
+                string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
+                string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
                 var modules = new List<string>();
                 foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(name));
                 var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup)

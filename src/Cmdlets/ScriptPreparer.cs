@@ -41,15 +41,47 @@ namespace ParallelMap.Commands
             return new Prepared(body, WrapAsProcess(body));
         }
 
-        /// <summary>The script's text with each <c>$using:name</c> replaced by a private variable holding the caller's value.</summary>
-        internal static string RewriteUsing(ScriptBlock scriptBlock, SessionState callerState, Dictionary<string, object?> usingValues)
+        /// <summary>
+        /// The script's text with each <c>$using:name</c> of this call replaced by a private variable
+        /// holding the caller's value. A function's script block (<c>${function:f}</c>) gives its
+        /// body, with the parameters it declares after its name as a param block.
+        /// </summary>
+        /// <param name="scriptBlock">The user's script block.</param>
+        /// <param name="callerState">Where <c>$using:</c> values are read.</param>
+        /// <param name="usingValues">Receives the private variables and their values.</param>
+        /// <param name="allowEmpty">False to refuse a script with no statements (only comments or white space) with ErrorId EmptyScriptBlock.</param>
+        internal static string RewriteUsing(ScriptBlock scriptBlock, SessionState callerState, Dictionary<string, object?> usingValues, bool allowEmpty = false)
         {
-            var ast = (ScriptBlockAst)scriptBlock.Ast;
-            string text = ast.Extent.Text;
-            int origin = ast.Extent.StartOffset;
-            var edits = new List<(int Start, int Length, string Replacement)>();
-            foreach (UsingExpressionAst u in ast.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
+            Ast root = scriptBlock.Ast;
+            ScriptBlockAst body;
+            IReadOnlyList<ParameterAst>? functionParameters = null;
+            switch (root)
             {
+                case ScriptBlockAst sba:
+                    body = sba;
+                    break;
+                case FunctionDefinitionAst fn:
+                    body = fn.Body;
+                    // FunctionDefinitionAst.Parameters is missing from the reference assembly.
+                    functionParameters = fn.FindAll(a => a is ParameterAst && a.Parent == fn, searchNestedScriptBlocks: true).Cast<ParameterAst>().ToList();
+                    break;
+                default:
+                    throw new CommandErrorException(new ErrorRecord(
+                        new ArgumentException(Strings.Format(Strings.UnsupportedScriptBlock, root?.GetType().Name ?? "null")),
+                        Strings.UnsupportedScriptBlockId,
+                        ErrorCategory.InvalidArgument,
+                        scriptBlock));
+            }
+
+            if (!allowEmpty && IsEmpty(body, functionParameters))
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, scriptBlock));
+            }
+
+            var edits = new List<(int Start, int Length, string Replacement)>();
+            foreach (UsingExpressionAst u in root.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
+            {
+                if (!BelongsToThisCall(u, root)) continue;
                 VariableExpressionAst variable = UsingExpressionAst.ExtractUsingVariable(u);
                 string name = variable.VariablePath.UserPath;
                 string privateName = "__pmUsing_" + Mangle(name);
@@ -70,24 +102,132 @@ namespace ParallelMap.Commands
                     usingValues[privateName] = found.Value;
                 }
 
-                edits.Add((variable.Extent.StartOffset - origin, variable.Extent.EndOffset - variable.Extent.StartOffset, "${" + privateName + "}"));
+                edits.Add((variable.Extent.StartOffset, variable.Extent.EndOffset - variable.Extent.StartOffset, "${" + privateName + "}"));
             }
 
-            var sb = new StringBuilder(text);
-            foreach (var edit in edits.OrderByDescending(e => e.Start))
-            {
-                sb.Remove(edit.Start, edit.Length).Insert(edit.Start, edit.Replacement);
-            }
+            string result = Slice(root, edits, body.Extent);
 
-            string result = sb.ToString();
-
-            // A literal { ... } carries its braces in the extent; a [scriptblock]::Create one does not.
-            if (ast.Parent is ScriptBlockExpressionAst && result.Length >= 2 && result[0] == '{' && result[result.Length - 1] == '}')
+            // A literal { ... } (or a function's body) carries its braces in the extent; a
+            // [scriptblock]::Create one, parsed on its own, has no parent and no braces of its own.
+            if (body.Parent is not null && result.Length >= 2 && result[0] == '{' && result[result.Length - 1] == '}')
             {
                 result = result.Substring(1, result.Length - 2);
             }
 
+            if (functionParameters is { Count: > 0 })
+            {
+                // 'function f($a) { }' declares its parameters outside the body; as a script they
+                // are its param block.
+                result = "param(" + string.Join(",\n", functionParameters.Select(p => Slice(root, edits, p.Extent))) + ")\n" + result;
+            }
+
             return result;
+        }
+
+        /// <summary>No statements anywhere: only comments or white space (a param block or a named block counts as content).</summary>
+        private static bool IsEmpty(ScriptBlockAst body, IReadOnlyList<ParameterAst>? functionParameters)
+        {
+            static bool Blank(NamedBlockAst? block) =>
+                block is null || (block.Unnamed && block.Statements.Count == 0 && (block.Traps is null || block.Traps.Count == 0));
+
+            return (functionParameters is null || functionParameters.Count == 0)
+                && body.ParamBlock is null
+                && body.UsingStatements.Count == 0
+                && body.DynamicParamBlock is null
+                && body.BeginBlock is null
+                && Blank(body.ProcessBlock)
+                && Blank(body.EndBlock)
+                && CleanBlock(body) is null;
+        }
+
+        /// <summary>The clean block (PowerShell 7.3 and later), which the reference assembly does not know.</summary>
+        private static NamedBlockAst? CleanBlock(ScriptBlockAst ast) =>
+            ast.GetType().GetProperty("CleanBlock")?.GetValue(ast) as NamedBlockAst;
+
+        /// <summary>The text of <paramref name="extent"/> (inside <paramref name="root"/>) with the edits that fall inside it applied.</summary>
+        private static string Slice(Ast root, List<(int Start, int Length, string Replacement)> edits, IScriptExtent extent)
+        {
+            int origin = root.Extent.StartOffset;
+            var sb = new StringBuilder(root.Extent.Text.Substring(extent.StartOffset - origin, extent.EndOffset - extent.StartOffset));
+            foreach (var edit in edits.Where(e => e.Start >= extent.StartOffset && e.Start + e.Length <= extent.EndOffset).OrderByDescending(e => e.Start))
+            {
+                int at = edit.Start - extent.StartOffset;
+                sb.Remove(at, edit.Length).Insert(at, edit.Replacement);
+            }
+
+            return sb.ToString();
+        }
+
+        /// <summary>
+        /// False when the <c>$using:</c> sits in a script block that another command runs in a
+        /// runspace or session of its own, which resolves <c>$using:</c> itself, in the scope it is
+        /// called from: the item's. A nested block that runs in the item's own runspace
+        /// (<c>Where-Object { $_ -gt $using:x }</c>, <c>&amp; { }</c>, a function) belongs to
+        /// this call, as in ForEach-Object -Parallel, where such a block sees the outer values.
+        /// </summary>
+        private static bool BelongsToThisCall(UsingExpressionAst usingAst, Ast root)
+        {
+            for (Ast? a = usingAst.Parent; a is not null && a != root; a = a.Parent)
+            {
+                if (a is ScriptBlockExpressionAst block && RunsElsewhere(block)) return false;
+            }
+
+            return true;
+        }
+
+        /// <summary>Commands that always run a script-block argument elsewhere and collect its <c>$using:</c> values themselves.</summary>
+        private static readonly HashSet<string> s_runElsewhere = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "Start-ThreadJob", "Start-Job", "sajb", "Invoke-ParallelMap", "Invoke-ParallelRun", "Start-ResumableBatch", "Start-RSJob",
+        };
+
+        private static readonly string[] s_forEachNames = { "ForEach-Object", "foreach", "%" };
+        private static readonly string[] s_invokeCommandNames = { "Invoke-Command", "icm" };
+
+        /// <summary>Invoke-Command runs the block elsewhere only with one of these; locally it runs it in the item's runspace.</summary>
+        private static readonly string[] s_remoteParameters = { "ComputerName", "Session", "ConnectionUri", "VMId", "VMName", "ContainerId", "HostName", "SSHConnection" };
+
+        private static readonly string[] s_remoteParameterAliases = { "Cn", "Uri", "Cu", "VMGuid" };
+
+        private static bool RunsElsewhere(ScriptBlockExpressionAst block)
+        {
+            // The block may be an argument itself, a -Name:{ } argument, or inside ( ) or a list: { }, { }.
+            Ast? a = block.Parent;
+            while (a is CommandParameterAst || a is ArrayLiteralAst || a is ParenExpressionAst || a is CommandExpressionAst || (a is PipelineAst p && p.PipelineElements.Count == 1))
+            {
+                a = a.Parent;
+            }
+
+            if (a is not CommandAst command) return false;
+            string? name = command.GetCommandName();
+            if (string.IsNullOrEmpty(name)) return false;
+            int slash = name!.LastIndexOf('\\');
+            if (slash >= 0) name = name.Substring(slash + 1);
+            if (s_runElsewhere.Contains(name)) return true;
+
+            // As ForEach-Object -Parallel decides for nested ForEach-Object -Parallel calls (PowerShell's
+            // ScriptBlockToPowerShellConverter.IsInForeachParallelCallingScope).
+            if (s_forEachNames.Contains(name, StringComparer.OrdinalIgnoreCase)) return Binds(command, new[] { "Parallel" }, new string[0]);
+            if (s_invokeCommandNames.Contains(name, StringComparer.OrdinalIgnoreCase)) return Binds(command, s_remoteParameters, s_remoteParameterAliases);
+            return false;
+        }
+
+        /// <summary>True when the command, bound statically as PowerShell would, gets one of the parameters.</summary>
+        private static bool Binds(CommandAst command, string[] parameters, string[] aliases)
+        {
+            try
+            {
+                StaticBindingResult bound = StaticParameterBinder.BindCommand(command, true);
+                return bound.BoundParameters.Keys.Any(k => parameters.Contains(k, StringComparer.OrdinalIgnoreCase));
+            }
+            catch (Exception)
+            {
+                // The binder needs the command's metadata; without it, match the names as written
+                // (a prefix of two letters or more, as PowerShell accepts).
+                return command.CommandElements.OfType<CommandParameterAst>().Any(p =>
+                    aliases.Contains(p.ParameterName, StringComparer.OrdinalIgnoreCase)
+                    || (p.ParameterName.Length >= 2 && parameters.Any(n => n.StartsWith(p.ParameterName, StringComparison.OrdinalIgnoreCase))));
+            }
         }
 
         /// <summary>A drive-qualified reference such as <c>$using:env:HOME</c>: the item's value, or null if it does not exist.</summary>
@@ -107,7 +247,11 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>Makes the per-item code the process block, with failures reported to the relay so the pipeline survives them.</summary>
+        /// <summary>
+        /// Makes the per-item code the process block, with failures reported to the relay so the
+        /// pipeline survives them. What must precede the blocks (using statements, #requires, the
+        /// script's attributes and param block) stays in front of them.
+        /// </summary>
         internal static string WrapAsProcess(string body)
         {
             ScriptBlockAst ast = Parser.ParseInput(body, out _, out ParseError[] errors);
@@ -117,12 +261,32 @@ namespace ParallelMap.Commands
             }
 
             var sb = new StringBuilder();
-            foreach (var u in ast.UsingStatements) sb.AppendLine(u.Extent.Text);
-            if (ast.ParamBlock is not null) sb.AppendLine(ast.ParamBlock.Extent.Text);
-            bool simple = ast.BeginBlock is null && ast.ProcessBlock is null && ast.DynamicParamBlock is null && (ast.EndBlock is null || ast.EndBlock.Unnamed);
+            int headerEnd = 0;
+            if (ast.ParamBlock is ParamBlockAst paramBlock)
+            {
+                // The attributes ([CmdletBinding()]) precede the param block's own extent.
+                sb.Append(body, 0, paramBlock.Extent.StartOffset);
+                sb.AppendLine(TakesPipelineInput(paramBlock) ? paramBlock.Extent.Text : WithPipelineParameter(paramBlock));
+                headerEnd = paramBlock.Extent.EndOffset;
+            }
+            else if (ast.UsingStatements.Count > 0)
+            {
+                headerEnd = ast.UsingStatements[ast.UsingStatements.Count - 1].Extent.EndOffset;
+                sb.AppendLine(body.Substring(0, headerEnd));
+            }
+
+            NamedBlockAst? clean = CleanBlock(ast);
+            bool simple = ast.BeginBlock is null && ast.ProcessBlock is null && ast.DynamicParamBlock is null && clean is null && (ast.EndBlock is null || ast.EndBlock.Unnamed);
             if (simple)
             {
-                string statements = ast.EndBlock is null ? string.Empty : ast.EndBlock.Extent.Text;
+                // An unnamed block's extent begins at the param block, when there is one.
+                string statements = string.Empty;
+                if (ast.EndBlock is not null)
+                {
+                    int start = Math.Max(headerEnd, ast.EndBlock.Extent.StartOffset);
+                    statements = body.Substring(start, Math.Max(0, ast.EndBlock.Extent.EndOffset - start));
+                }
+
                 sb.Append(Guarded(statements));
                 return sb.ToString();
             }
@@ -131,11 +295,55 @@ namespace ParallelMap.Commands
             if (ast.BeginBlock is not null) sb.AppendLine(ast.BeginBlock.Extent.Text);
             if (ast.ProcessBlock is not null) sb.AppendLine(Guarded(InnerText(ast.ProcessBlock)));
             if (ast.EndBlock is not null) sb.AppendLine(ast.EndBlock.Extent.Text);
+            if (clean is not null) sb.AppendLine(clean.Extent.Text);
             return sb.ToString();
         }
 
+        /// <summary>
+        /// False for an advanced script ([CmdletBinding()] or a [Parameter()]) with no parameter
+        /// that takes pipeline input: fed an item, PowerShell would refuse to bind it.
+        /// </summary>
+        private static bool TakesPipelineInput(ParamBlockAst paramBlock)
+        {
+            bool advanced = paramBlock.Attributes.Any(a => IsAttribute(a, "CmdletBinding"))
+                || paramBlock.Parameters.Any(p => p.Attributes.OfType<AttributeAst>().Any(a => IsAttribute(a, "Parameter")));
+            if (!advanced) return true;
+            return paramBlock.Parameters.Any(p => p.Attributes.OfType<AttributeAst>().Any(a => IsAttribute(a, "Parameter")
+                && a.NamedArguments.Any(n => (n.ArgumentName.Equals("ValueFromPipeline", StringComparison.OrdinalIgnoreCase)
+                        || n.ArgumentName.Equals("ValueFromPipelineByPropertyName", StringComparison.OrdinalIgnoreCase))
+                    && (n.ExpressionOmitted || !IsFalse(n.Argument)))));
+        }
+
+        /// <summary>The param block with one more parameter that takes the item, so that $_ is the item as in a plain script.</summary>
+        private static string WithPipelineParameter(ParamBlockAst paramBlock)
+        {
+            var parameters = paramBlock.Parameters.Select(p => p.Extent.Text).ToList();
+            parameters.Add("[Parameter(ValueFromPipeline = $true)] $__pmItem");
+            return "param(" + string.Join(",\n", parameters) + ")";
+        }
+
+        private static bool IsAttribute(AttributeAst attribute, string name)
+        {
+            string n = attribute.TypeName.FullName;
+            const string ns = "System.Management.Automation.";
+            if (n.StartsWith(ns, StringComparison.OrdinalIgnoreCase)) n = n.Substring(ns.Length);
+            return n.Equals(name, StringComparison.OrdinalIgnoreCase) || n.Equals(name + "Attribute", StringComparison.OrdinalIgnoreCase);
+        }
+
+        private static bool IsFalse(ExpressionAst e) =>
+            (e is VariableExpressionAst v && v.VariablePath.UserPath.Equals("false", StringComparison.OrdinalIgnoreCase))
+            || (e is ConstantExpressionAst c && c.Value is int i && i == 0);
+
+        /// <summary>
+        /// The item's code in a process block. The one-pass loop catches a 'break' or 'continue'
+        /// that no loop of the item's own took (PowerShell looks for the nearest loop up the call
+        /// stack, and without this one it would unwind the whole pipeline): the item then fails
+        /// with a message that says so. A 'return' leaves the process block before the check.
+        /// </summary>
         private static string Guarded(string statements) =>
-            "process {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n}\n";
+            "process {\n$__pmLeft = $true\ndo {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n$__pmLeft = $false\n} while ($false)\n"
+            + "if ($__pmLeft) { $" + RelayVariable + ".Fail([System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('"
+            + CodeGeneration.EscapeSingleQuotedStringContent(Strings.BreakOutsideLoop) + "'), 'BreakOutsideLoop', [System.Management.Automation.ErrorCategory]::InvalidOperation, $_)) }\n}\n";
 
         /// <summary>The statements of a named block, without its keyword and braces.</summary>
         private static string InnerText(NamedBlockAst block)
