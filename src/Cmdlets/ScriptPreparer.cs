@@ -337,13 +337,11 @@ namespace ParallelMap.Commands
         /// <summary>
         /// The item's code in a process block. The one-pass loop catches a 'break' or 'continue'
         /// that no loop of the item's own took (PowerShell looks for the nearest loop up the call
-        /// stack, and without this one it would unwind the whole pipeline): the item then fails
-        /// with a message that says so. A 'return' leaves the process block before the check.
+        /// stack, and without this one it would unwind the whole pipeline): it ends that item, as
+        /// 'return' does and as in ForEach-Object -Parallel, keeping what the item wrote before it.
         /// </summary>
         private static string Guarded(string statements) =>
-            "process {\n$__pmLeft = $true\ndo {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n$__pmLeft = $false\n} while ($false)\n"
-            + "if ($__pmLeft) { $" + RelayVariable + ".Fail([System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('"
-            + CodeGeneration.EscapeSingleQuotedStringContent(Strings.BreakOutsideLoop) + "'), 'BreakOutsideLoop', [System.Management.Automation.ErrorCategory]::InvalidOperation, $_)) }\n}\n";
+            "process {\ndo {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n} while ($false)\n}\n";
 
         /// <summary>The statements of a named block, without its keyword and braces.</summary>
         private static string InnerText(NamedBlockAst block)

@@ -28,7 +28,6 @@ namespace ParallelMap.Commands
         // Messages
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
         internal const string UnsupportedScriptBlock = "The script block cannot be run in parallel: its syntax tree is a {0}, where a script block or a function was expected.";
-        internal const string BreakOutsideLoop = "The script ran 'break' or 'continue' outside any loop, which ended the item early; use 'return' to end an item.";
         internal const string ModuleNotFound = "The module '{0}' was not found: it is neither a path nor a module name that Get-Module -ListAvailable knows.";
         internal const string FunctionNotFound = "The function '{0}' is not defined in the calling session.";
         internal const string VariableNameReserved = "The variable name '{0}' is reserved: it is an automatic variable, or begins with the module's private prefix '__pm'.";
