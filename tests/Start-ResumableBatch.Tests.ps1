@@ -494,3 +494,104 @@ Describe 'Get-ResumableBatch and Receive-ResumableBatch' {
         ($withKeys | Where-Object Key -eq 'k4').Result | Should -Be 'vk4', 'wk4'
     }
 }
+
+Describe 'damaged checkpoints' {
+    BeforeAll {
+        # What a run would change: every file but the lock file (which stays in place between runs by design).
+        function Get-FolderState([string] $Folder) {
+            Get-ChildItem $Folder -Recurse -Force | Where-Object Name -ne 'lock' | Sort-Object FullName |
+                ForEach-Object { if ($_.PSIsContainer) { "$($_.FullName) dir" } else { "$($_.FullName) $((Get-FileHash $_.FullName).Hash)" } } |
+                Out-String
+        }
+
+        # The damage must stop a resume and a status read with CheckpointCorrupt naming $Named, and leave the folder as it was.
+        function Assert-Refused([string] $Named) {
+            $before = Get-FolderState $cp
+            $err = { 1..30 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 7 { $_ } } | Should -Throw -ErrorId 'CheckpointCorrupt,*' -PassThru
+            $err.Exception.Message | Should -BeLike "*$Named*"
+            $err = { Get-ResumableBatch $cp -ErrorAction Stop } | Should -Throw -ErrorId 'CheckpointCorrupt,*' -PassThru
+            $err.Exception.Message | Should -BeLike "*$Named*"
+            Get-FolderState $cp | Should -Be $before
+        }
+    }
+
+    BeforeEach {
+        $dir = New-TempFolder
+        $cp = Join-Path $dir 'cp'
+        $null = 1..30 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 7 { $_ }
+        $journal = Join-Path $cp 'journal.log'
+        $chunks = Join-Path $cp 'chunks'
+        $chunk = Join-Path $chunks '00000001.chunk'
+    }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'refuses a checkpoint whose journaled chunk is deleted' {
+        Remove-Item $chunk
+        Assert-Refused '00000001.chunk'
+        { Receive-ResumableBatch $cp } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+    }
+
+    It 'refuses a checkpoint whose journaled chunk is truncated' {
+        $fs = [System.IO.File]::Open($chunk, 'Open')
+        try { $fs.SetLength($fs.Length - 5) } finally { $fs.Dispose() }
+        Assert-Refused '00000001.chunk'
+    }
+
+    It 'refuses a checkpoint whose chunk has a changed header byte' {
+        $bytes = [System.IO.File]::ReadAllBytes($chunk)
+        $bytes[8] = $bytes[8] -bxor 0x40 # the entry count
+        [System.IO.File]::WriteAllBytes($chunk, $bytes)
+        Assert-Refused '00000001.chunk'
+    }
+
+    It 'opens over a changed payload byte (payloads are not read on open) but Receive-ResumableBatch finds it' {
+        $bytes = [System.IO.File]::ReadAllBytes($chunk)
+        $bytes[$bytes.Length - 10] = $bytes[$bytes.Length - 10] -bxor 0x01
+        [System.IO.File]::WriteAllBytes($chunk, $bytes)
+        (Get-ResumableBatch $cp).Done | Should -Be 30
+        $err = { Receive-ResumableBatch $cp } | Should -Throw -ErrorId 'CheckpointCorrupt,*' -PassThru
+        $err.Exception.Message | Should -BeLike '*00000001.chunk*checksum*'
+    }
+
+    It 'refuses a checkpoint whose journal is emptied, and does not run the batch again' {
+        [System.IO.File]::WriteAllBytes($journal, [byte[]]@())
+        Assert-Refused 'journal.log'
+        { Receive-ResumableBatch $cp } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+        (Get-Item $journal).Length | Should -Be 0
+    }
+
+    It 'refuses a checkpoint whose journal is deleted in every cmdlet' {
+        Remove-Item $journal
+        Assert-Refused 'journal.log'
+        { Receive-ResumableBatch $cp } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+        { Receive-ResumableBatch $cp -Failed } | Should -Throw -ErrorId 'CheckpointCorrupt,*'
+        Test-Path $journal | Should -BeFalse
+    }
+
+    It 'refuses a checkpoint whose chunks folder is deleted, in Receive-ResumableBatch too' {
+        Remove-Item $chunks -Recurse
+        Assert-Refused '00000001.chunk'
+        $err = { Receive-ResumableBatch $cp } | Should -Throw -ErrorId 'CheckpointCorrupt,*' -PassThru
+        $err.Exception | Should -BeOfType ([ParallelMap.Engine.Checkpoint.CheckpointException])
+        Test-Path $chunks | Should -BeFalse
+    }
+
+    It 'resumes over what a crash leaves: an unjournaled chunk and a temporary' {
+        Set-Content (Join-Path $chunks '00009000.chunk') 'renamed, never journaled'
+        Set-Content (Join-Path $chunks '00009001.chunk.tmp') 'never renamed'
+        (Get-ResumableBatch $cp).Done | Should -Be 30
+        $s = 1..31 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -ChunkSize 7 { $_ }
+        $s.Skipped | Should -Be 30
+        $s.Done | Should -Be 1
+        @(Receive-ResumableBatch $cp).Count | Should -Be 31
+    }
+
+    It 'resumes a checkpoint made by a run that recorded nothing' {
+        $empty = Join-Path $dir 'empty'
+        $null = @() | Start-ResumableBatch -Path $empty { $_ }
+        (Get-ResumableBatch $empty).Done | Should -Be 0
+        @(Receive-ResumableBatch $empty).Count | Should -Be 0
+        $s = 'a', 'b' | Start-ResumableBatch -Path $empty { $_ }
+        $s.Done | Should -Be 2
+    }
+}

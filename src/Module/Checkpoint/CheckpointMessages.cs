@@ -15,7 +15,7 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string Exists = "A checkpoint already exists at '{0}'.";
         internal const string FolderNotEmpty = "The folder '{0}' is not empty and holds no checkpoint manifest ('{1}'); choose a new or empty folder for a checkpoint.";
         internal const string ManifestMissingJournalPresent = "The checkpoint '{0}' has a journal but no manifest '{1}'.";
-        internal const string JournalMissingChunksPresent = "The checkpoint '{0}' has result chunks but no journal '{1}'.";
+        internal const string JournalMissingChunksPresent = "The checkpoint '{0}' has result chunks but no journal '{1}'. Nothing was changed.";
         internal const string ManifestUnreadable = "The manifest '{0}' is damaged at offset {1}: {2}";
         internal const string ManifestNotCheckpoint = "The manifest '{0}' is not a ParallelMap checkpoint manifest (format '{1}').";
         internal const string ManifestVersionUnsupported = "The checkpoint manifest '{0}' has format version {1}; this build reads version {2} only.";
@@ -40,6 +40,9 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string ChunkChecksum = "an entry fails its checksum";
         internal const string ChunkBadLength = "an entry has an impossible length";
         internal const string ChunkKeyMismatch = "entry {0} holds key '{1}' but the journal says '{2}'";
+        internal const string ChunkCountMismatch = "its header says {0} entries but the journal's chunk record says {1}";
+        internal const string ChunkTrailingBytes = "{0} bytes follow its last entry";
+        internal const string JournalEmptyChunksPresent = "The checkpoint '{0}' has result chunks but its journal '{1}' holds no record. Nothing was changed.";
         internal const string ChunkIndexOutOfRange = "the journal names entry {0} but the chunk has {1}";
         internal const string CustomChunk = "The result of key '{0}' is in chunk '{1}', written by a save hook in its own format; read it with the hook's own reader (CheckpointStore.ReadIndex names the files).";
         internal const string DuplicateKeyInRun = "The key '{0}' occurs more than once in this batch; every item needs a distinct key.";

@@ -18,7 +18,9 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>
         /// Makes a checkpoint in <paramref name="path"/> or resumes the one there, and takes its lock.
         /// On resume the journal is replayed (a torn last record is dropped and cut off; other damage
-        /// throws <see cref="CheckpointErrorIds.CheckpointCorrupt"/> and changes nothing).
+        /// throws <see cref="CheckpointErrorIds.CheckpointCorrupt"/> and changes nothing), and every chunk
+        /// of the store's own writer that it names is checked to exist and be whole (structure, not
+        /// payload CRCs: docs/checkpoint-format.md, "What opening checks").
         /// </summary>
         /// <exception cref="ArgumentException">An option is out of range (<see cref="ArgumentException.ParamName"/> names it).</exception>
         /// <exception cref="CheckpointException">With <see cref="CheckpointException.ErrorId"/>
@@ -95,17 +97,15 @@ namespace ParallelMap.Engine.Checkpoint
                 JournalReplay replay;
                 if (File.Exists(layout.Journal))
                 {
-                    replay = JournalReplay.Run(layout.Journal);
+                    // Checked before anything is written (the chunks folder is not even re-created):
+                    // resuming over a missing or cut chunk would count its keys done forever.
+                    replay = ReplayAndCheck(layout);
                 }
                 else
                 {
                     // Made with the manifest, so missing only if a creation crashed in between;
                     // then there can be no chunk yet, and chunks without a journal are damage.
-                    if (Directory.Exists(layout.Chunks) && HasEntries(layout.Chunks))
-                    {
-                        throw CheckpointException.Corrupt(layout.Journal, 0, CheckpointMessages.Format(CheckpointMessages.JournalMissingChunksPresent, layout.Folder, layout.Journal));
-                    }
-
+                    ThrowIfChunksWithoutJournal(layout);
                     DurableIo.WriteNewFileDurably(layout.Journal, JournalWriter.NewJournalContent());
                     replay = JournalReplay.Empty();
                 }
@@ -132,15 +132,17 @@ namespace ParallelMap.Engine.Checkpoint
             }
         }
 
-        /// <summary>Reads a checkpoint's state without its lock and without running anything.</summary>
+        /// <summary>Reads a checkpoint's state without its lock and without running anything. Makes the
+        /// checks <see cref="Open"/> makes before resuming, so a checkpoint with a lost chunk or journal
+        /// is reported as damaged rather than counted.</summary>
         /// <exception cref="CheckpointException">CheckpointNotFound, CheckpointCorrupt or CheckpointVersionUnsupported.</exception>
         public static CheckpointSummary ReadSummary(string path)
         {
             CheckpointLayout layout = ReadableLayout(path, out CheckpointManifest manifest);
             var summary = new CheckpointSummary { Path = layout.Folder, Manifest = manifest };
-            if (File.Exists(layout.Journal))
+            if (JournalExists(layout))
             {
-                JournalReplay replay = JournalReplay.Run(layout.Journal);
+                JournalReplay replay = ReplayAndCheck(layout);
                 summary.Seen = replay.Keys.Count;
                 summary.Done = replay.Done;
                 summary.Failed = replay.Failed;
@@ -180,6 +182,7 @@ namespace ParallelMap.Engine.Checkpoint
         public static IEnumerable<CheckpointResult> ReadResults(string path)
         {
             CheckpointLayout layout = ReadableLayout(path, out _);
+            CheckJournalStart(layout);
             return StreamResults(layout, null);
         }
 
@@ -195,6 +198,7 @@ namespace ParallelMap.Engine.Checkpoint
             }
 
             CheckpointLayout layout = ReadableLayout(path, out _);
+            CheckJournalStart(layout);
             var wanted = new HashSet<string>(StringComparer.Ordinal);
             foreach (string key in keys)
             {
@@ -212,6 +216,7 @@ namespace ParallelMap.Engine.Checkpoint
         public static IEnumerable<CheckpointIndexEntry> ReadIndex(string path)
         {
             CheckpointLayout layout = ReadableLayout(path, out _);
+            CheckJournalStart(layout);
             return StreamIndex(layout);
         }
 
@@ -222,7 +227,7 @@ namespace ParallelMap.Engine.Checkpoint
             CheckpointLayout layout = ReadableLayout(path, out _);
             var failures = new Dictionary<string, CheckpointFailure>(StringComparer.Ordinal);
             var order = new List<string>();
-            if (!File.Exists(layout.Journal))
+            if (!CheckJournalStart(layout))
             {
                 return Array.Empty<CheckpointFailure>();
             }
@@ -491,6 +496,93 @@ namespace ParallelMap.Engine.Checkpoint
                         CheckpointMessages.Format(CheckpointMessages.FolderNotEmpty, layout.Folder, CheckpointLayout.ManifestName),
                         layout.Folder);
                 }
+            }
+        }
+
+        /// <summary>
+        /// Replays an existing journal and checks that everything it calls saved is there: the journal
+        /// has a record if there are chunks (an empty journal next to results is a lost record, not
+        /// a new run), and every chunk of the store's own writer that a C record names exists, has the
+        /// C record's entry count and ends exactly after its last entry. Payload CRCs are not read
+        /// here (that would cost reading every result; see docs/checkpoint-format.md); readers of
+        /// results check them. Throws CheckpointCorrupt naming the file; changes nothing.
+        /// </summary>
+        private static JournalReplay ReplayAndCheck(CheckpointLayout layout)
+        {
+            JournalReplay replay = JournalReplay.Run(layout.Journal);
+            if (replay.ValidLength == 0)
+            {
+                ThrowIfChunksBesideEmptyJournal(layout);
+            }
+
+            foreach (OwnChunk chunk in replay.OwnChunks)
+            {
+                ChunkReader.VerifyStructure(layout.ChunkPath(chunk.Number), chunk.Count);
+            }
+
+            return replay;
+        }
+
+        /// <summary>
+        /// For a reader: whether there is a journal to read. A missing one is only an interrupted
+        /// creation (the manifest is written first, then the journal, then the chunks folder), so
+        /// with chunks beside it the journal was lost: CheckpointCorrupt.
+        /// </summary>
+        private static bool JournalExists(CheckpointLayout layout)
+        {
+            if (File.Exists(layout.Journal))
+            {
+                return true;
+            }
+
+            ThrowIfChunksWithoutJournal(layout);
+            return File.Exists(layout.Journal);
+        }
+
+        /// <summary>
+        /// The cheap part of <see cref="ReplayAndCheck"/> for the streaming readers, done when they are
+        /// called rather than half-way through an enumeration: the journal is there, and, if chunks
+        /// are, it holds at least one record. False when there is no journal (an interrupted creation).
+        /// </summary>
+        private static bool CheckJournalStart(CheckpointLayout layout)
+        {
+            if (!JournalExists(layout))
+            {
+                return false;
+            }
+
+            bool any;
+            using (var reader = new JournalReader(layout.Journal, decodeText: false))
+            {
+                any = reader.Read(new JournalRecord());
+            }
+
+            if (!any)
+            {
+                ThrowIfChunksBesideEmptyJournal(layout);
+            }
+
+            return true;
+        }
+
+        private static void ThrowIfChunksWithoutJournal(CheckpointLayout layout)
+        {
+            // Re-checked after the chunks: a writer making the checkpoint meanwhile writes the journal
+            // before it creates the chunks folder, so a journal seen missing and then chunks are
+            // either damage or that writer, and a second look tells which.
+            if (Directory.Exists(layout.Chunks) && HasEntries(layout.Chunks) && !File.Exists(layout.Journal))
+            {
+                throw CheckpointException.Corrupt(layout.Journal, 0, CheckpointMessages.Format(CheckpointMessages.JournalMissingChunksPresent, layout.Folder, layout.Journal));
+            }
+        }
+
+        private static void ThrowIfChunksBesideEmptyJournal(CheckpointLayout layout)
+        {
+            // A writer gives the journal its header (temporary, fsync, rename) before it creates the
+            // chunks folder, so no crash leaves chunks beside a journal without a valid record.
+            if (Directory.Exists(layout.Chunks) && HasEntries(layout.Chunks))
+            {
+                throw CheckpointException.Corrupt(layout.Journal, 0, CheckpointMessages.Format(CheckpointMessages.JournalEmptyChunksPresent, layout.Folder, layout.Journal));
             }
         }
 

@@ -89,8 +89,9 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.SequentialScan);
             }
-            catch (FileNotFoundException)
+            catch (Exception e) when (e is FileNotFoundException || e is DirectoryNotFoundException)
             {
+                // A missing chunks folder is the same damage as a missing chunk: the journal names a file that is gone.
                 throw CheckpointException.Corrupt(path, 0, CheckpointMessages.Format(CheckpointMessages.ChunkMissing, path));
             }
 
@@ -124,6 +125,36 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 reader.Dispose();
                 throw;
+            }
+        }
+
+        /// <summary>
+        /// Checks a chunk's structure without reading its payloads: the file exists, starts with the
+        /// signature, its header's entry count is <paramref name="expectedCount"/> (the count of the C
+        /// record that names it), and the entries' lengths lead exactly to the end of the file. That
+        /// catches a missing, truncated, extended or swapped chunk and a damaged length or header;
+        /// a changed byte inside a key or payload is caught only by its CRC, when the entry is read.
+        /// Cost: one open and two 4-byte length reads per entry (seeks past the payloads).
+        /// </summary>
+        public static void VerifyStructure(string path, int expectedCount)
+        {
+            using (ChunkReader reader = Open(path))
+            {
+                if (reader.Count != expectedCount)
+                {
+                    throw reader.Damage(8, CheckpointMessages.Format(CheckpointMessages.ChunkCountMismatch, reader.Count, expectedCount));
+                }
+
+                while (reader.Position < reader.Count)
+                {
+                    reader.Skip();
+                }
+
+                long end = reader.file.Position;
+                if (end != reader.length)
+                {
+                    throw reader.Damage(end, CheckpointMessages.Format(CheckpointMessages.ChunkTrailingBytes, reader.length - end));
+                }
             }
         }
 

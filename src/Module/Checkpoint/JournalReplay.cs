@@ -26,6 +26,20 @@ namespace ParallelMap.Engine.Checkpoint
         Outcome = 16,
     }
 
+    /// <summary>A chunk the journal's C records say the store's own writer saved: its number and entry count.</summary>
+    internal readonly struct OwnChunk
+    {
+        public OwnChunk(long number, int count)
+        {
+            Number = number;
+            Count = count;
+        }
+
+        public long Number { get; }
+
+        public int Count { get; }
+    }
+
     /// <summary>The state a whole journal leaves: every key's state and the counters a writer or summary needs.</summary>
     internal sealed class JournalReplay
     {
@@ -51,6 +65,13 @@ namespace ParallelMap.Engine.Checkpoint
         public long Done { get; private set; }
 
         public long Failed { get; private set; }
+
+        /// <summary>
+        /// Every chunk a C record names with saver "default", in journal order: these files are ours,
+        /// so opening checks that each is there and whole. A hook's chunks are its own files (it may
+        /// keep its results elsewhere and leave nothing at the path) and are not listed.
+        /// </summary>
+        public List<OwnChunk> OwnChunks { get; } = new List<OwnChunk>();
 
         public static JournalReplay Empty() => new JournalReplay(new Dictionary<string, KeyState>(StringComparer.Ordinal));
 
@@ -107,6 +128,11 @@ namespace ParallelMap.Engine.Checkpoint
                             break;
                         case (byte)'C':
                             chunks++;
+                            if (!r.SavedByHook)
+                            {
+                                replay.OwnChunks.Add(new OwnChunk(r.Chunk, r.Number));
+                            }
+
                             break;
                         case (byte)'R':
                             runs++;

@@ -174,6 +174,273 @@ public class CheckpointDamageTests
         Assert.Contains("00000001.chunk", e.Message);
     }
 
+    /// <summary>Open and ReadSummary both refuse, with CheckpointCorrupt naming <paramref name="file"/>, and the folder is as it was.</summary>
+    private static CheckpointException AssertOpenAndSummaryRefuse(TempFolder t, string file)
+    {
+        string state = Ckpt.FolderState(t.Checkpoint);
+        bool chunksFolder = Directory.Exists(t.Chunks);
+
+        var summary = Assert.Throws<CheckpointException>(() => CheckpointStore.ReadSummary(t.Checkpoint));
+        Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, summary.ErrorId);
+        Assert.Equal(Path.GetFullPath(file), summary.FilePath);
+        Assert.Contains(Path.GetFileName(file), summary.Message);
+
+        var e = Assert.Throws<CheckpointException>(() => CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2)));
+        Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, e.ErrorId);
+        Assert.Equal(Path.GetFullPath(file), e.FilePath);
+        Assert.Contains(Path.GetFileName(file), e.Message);
+
+        Assert.Equal(state, Ckpt.FolderState(t.Checkpoint));
+        Assert.Equal(chunksFolder, Directory.Exists(t.Chunks));
+        Assert.False(File.Exists(Path.Combine(t.Checkpoint, "lock.holder")));
+        return e;
+    }
+
+    [Fact]
+    public void Open_ReferencedChunkMissing_ThrowsCorruptNamingItAndChangesNothing()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000002.chunk");
+        File.Delete(chunk);
+
+        CheckpointException e = AssertOpenAndSummaryRefuse(t, chunk);
+        Assert.Contains("does not exist", e.Message);
+    }
+
+    [Theory]
+    [InlineData(1)] // the last entry's CRC cut short
+    [InlineData(7)] // inside the last payload
+    [InlineData(-1)] // cut inside the header: 4 bytes left
+    [InlineData(0)] // emptied
+    public void Open_ReferencedChunkTruncated_ThrowsCorruptNamingIt(int cut)
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000003.chunk");
+        long length = new FileInfo(chunk).Length;
+        using (var fs = new FileStream(chunk, FileMode.Open))
+        {
+            fs.SetLength(cut switch { 0 => 0, -1 => 4, _ => length - cut });
+        }
+
+        AssertOpenAndSummaryRefuse(t, chunk);
+    }
+
+    [Fact]
+    public void Open_ChunkHeaderCountDiffersFromJournal_ThrowsCorrupt()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000001.chunk");
+        byte[] bytes = File.ReadAllBytes(chunk);
+        bytes[8] ^= 0x01; // entry count 2 becomes 3
+        File.WriteAllBytes(chunk, bytes);
+
+        CheckpointException e = AssertOpenAndSummaryRefuse(t, chunk);
+        Assert.Equal(8, e.Offset);
+        Assert.Contains("3 entries", e.Message);
+    }
+
+    [Fact]
+    public void Open_ChunkEntryLengthDamaged_ThrowsCorrupt()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000001.chunk");
+        byte[] bytes = File.ReadAllBytes(chunk);
+        bytes[12] ^= 0x01; // the first entry's key length
+        File.WriteAllBytes(chunk, bytes);
+
+        AssertOpenAndSummaryRefuse(t, chunk);
+    }
+
+    [Fact]
+    public void Open_BytesAppendedToChunk_ThrowsCorrupt()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000001.chunk");
+        long length = new FileInfo(chunk).Length;
+        File.AppendAllText(chunk, "xyz");
+
+        CheckpointException e = AssertOpenAndSummaryRefuse(t, chunk);
+        Assert.Equal(length, e.Offset);
+    }
+
+    [Fact]
+    public void Open_ChunksFolderDeleted_ThrowsCorruptAndDoesNotRecreateIt()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        Directory.Delete(t.Chunks, recursive: true);
+
+        AssertOpenAndSummaryRefuse(t, Path.Combine(t.Chunks, "00000001.chunk"));
+        var e = Assert.Throws<CheckpointException>(() => CheckpointStore.ReadResults(t.Checkpoint).ToList());
+        Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, e.ErrorId);
+        Assert.Contains("00000001.chunk", e.Message);
+    }
+
+    [Fact]
+    public void Open_PayloadByteFlipped_OpensButReadResultsFindsIt()
+    {
+        // Documented limit (docs/checkpoint-format.md): Open and ReadSummary check each chunk's
+        // structure, not every payload's CRC; ReadResults checks every byte it returns.
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        string chunk = Path.Combine(t.Chunks, "00000002.chunk");
+        byte[] bytes = File.ReadAllBytes(chunk);
+        bytes[^6] ^= 1;
+        File.WriteAllBytes(chunk, bytes);
+
+        Assert.Equal(6, CheckpointStore.ReadSummary(t.Checkpoint).Done);
+        var e = Assert.Throws<CheckpointException>(() => CheckpointStore.ReadResults(t.Checkpoint).ToList());
+        Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, e.ErrorId);
+        Assert.Equal(Path.GetFullPath(chunk), e.FilePath);
+    }
+
+    [Fact]
+    public void Open_HookChunkMissing_IsTheHooksBusinessAndOpens()
+    {
+        using var t = new TempFolder();
+        var options = Ckpt.Options(2);
+        options.SaveHook = (path, results, keys) => File.WriteAllText(path, string.Join(",", keys));
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, options))
+        {
+            Ckpt.RunKeys(s, new[] { "a", "b", "c", "d" });
+            s.Complete();
+        }
+
+        File.Delete(Path.Combine(t.Chunks, "00000001.chunk"));
+        File.WriteAllText(Path.Combine(t.Chunks, "00000002.chunk"), "not our format");
+
+        Assert.Equal(4, CheckpointStore.ReadSummary(t.Checkpoint).Done);
+        options.SaveHook = (_, _, _) => { }; // a hook that keeps its results elsewhere leaves no file
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, options))
+        {
+            Assert.Equal(4, s.DoneCount);
+            Ckpt.RunKeys(s, new[] { "e", "f" });
+            s.Complete();
+        }
+
+        Assert.Equal(6, CheckpointStore.ReadSummary(t.Checkpoint).Done);
+    }
+
+    [Fact]
+    public void Open_UnjournaledChunkAndTemporaryLeftByCrash_AreNotDamage()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        File.WriteAllText(Path.Combine(t.Chunks, "00000004.chunk"), "half"); // renamed, never journaled
+        File.WriteAllText(Path.Combine(t.Chunks, "00000005.chunk.tmp"), "cut"); // never renamed
+
+        Assert.Equal(6, CheckpointStore.ReadSummary(t.Checkpoint).Done);
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2)))
+        {
+            Assert.Equal(6, s.DoneCount);
+            Ckpt.RunKeys(s, new[] { "k6", "k7" });
+            s.Complete();
+        }
+
+        Assert.Equal(8, Ckpt.ReadAll(t.Checkpoint).Count);
+        Assert.True(File.Exists(Path.Combine(t.Chunks, "00000006.chunk")));
+    }
+
+    [Fact]
+    public void Open_NewRunWithNothingRecorded_ReopensAndReads()
+    {
+        using var t = new TempFolder();
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2)))
+        {
+            Assert.True(s.IsNew);
+        }
+
+        CheckpointSummary summary = CheckpointStore.ReadSummary(t.Checkpoint);
+        Assert.Equal(0, summary.Done);
+        Assert.Equal(1, summary.Runs);
+        Assert.Empty(CheckpointStore.ReadResults(t.Checkpoint));
+        Assert.Empty(CheckpointStore.ReadFailures(t.Checkpoint));
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2)))
+        {
+            Assert.False(s.IsNew);
+            Ckpt.RunKeys(s, new[] { "a" });
+            s.Complete();
+        }
+
+        Assert.Single(Ckpt.ReadAll(t.Checkpoint));
+    }
+
+    [Fact]
+    public void Open_EmptyJournalAndNoChunks_IsAnInterruptedCreationAndOpens()
+    {
+        using var t = new TempFolder();
+        using (CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2)))
+        {
+        }
+
+        File.WriteAllBytes(t.Journal, Array.Empty<byte>());
+        Assert.Equal(0, CheckpointStore.ReadSummary(t.Checkpoint).Done);
+        using CheckpointSession again = CheckpointStore.Open(t.Checkpoint, Ckpt.Options(2));
+        Assert.Equal(0, again.DoneCount);
+    }
+
+    [Fact]
+    public void Open_JournalEmptiedBesideChunks_ThrowsCorruptAndChangesNothing()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        File.WriteAllBytes(t.Journal, Array.Empty<byte>());
+
+        CheckpointException e = AssertOpenAndSummaryRefuse(t, t.Journal);
+        Assert.Contains("holds no record", e.Message);
+        Assert.Equal(0, new FileInfo(t.Journal).Length);
+        foreach (Func<object> read in new Func<object>[]
+        {
+            () => CheckpointStore.ReadResults(t.Checkpoint),
+            () => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k1" }),
+            () => CheckpointStore.ReadIndex(t.Checkpoint),
+            () => CheckpointStore.ReadFailures(t.Checkpoint),
+        })
+        {
+            Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, Assert.Throws<CheckpointException>(read).ErrorId);
+        }
+    }
+
+    [Fact]
+    public void Readers_JournalDeletedBesideChunks_ThrowCorruptWhenCalled()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        File.Delete(t.Journal);
+
+        CheckpointException e = AssertOpenAndSummaryRefuse(t, t.Journal);
+        Assert.Contains("no journal", e.Message);
+        Assert.False(File.Exists(t.Journal));
+        foreach (Func<object> read in new Func<object>[]
+        {
+            () => CheckpointStore.ReadResults(t.Checkpoint),
+            () => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k1" }),
+            () => CheckpointStore.ReadIndex(t.Checkpoint),
+            () => CheckpointStore.ReadFailures(t.Checkpoint),
+        })
+        {
+            // Thrown by the call itself, not lazily from the first MoveNext.
+            Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, Assert.Throws<CheckpointException>(read).ErrorId);
+        }
+    }
+
+    [Fact]
+    public void ReadResults_ChunksFolderDeleted_ThrowsCorruptNotDirectoryNotFound()
+    {
+        using var t = new TempFolder();
+        MakeCheckpoint(t);
+        Directory.Delete(t.Chunks, recursive: true);
+
+        var e = Assert.Throws<CheckpointException>(() => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k3" }).ToList());
+        Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, e.ErrorId);
+        Assert.Equal(Path.GetFullPath(Path.Combine(t.Chunks, "00000002.chunk")), e.FilePath);
+    }
+
     [Fact]
     public void Open_ManifestUnknownVersion_ThrowsVersionUnsupportedAndChangesNothing()
     {
