@@ -552,6 +552,13 @@ Describe 'Invoke-ParallelMap script block forms' {
             $errs | Should -BeNullOrEmpty
         }
 
+        It 'ends the item quietly for a break to a label no loop has' {
+            $errs = $null
+            $r = 1..3 | Invoke-ParallelMap -Ordered { if ($_ -eq 2) { break nowhere }; $_ } -ErrorVariable errs -ErrorAction SilentlyContinue
+            $r | Should -Be @(1, 3)
+            $errs | Should -BeNullOrEmpty
+        }
+
         It 'leaves break and continue inside the item''s own loops alone' {
             $r = 1 | Invoke-ParallelMap -ErrorAction Stop { foreach ($i in 1..5) { if ($i -eq 2) { continue }; if ($i -eq 4) { break }; $i }; 'after' }
             $r | Should -Be @(1, 3, 'after')

@@ -223,13 +223,22 @@ namespace ParallelMap.Commands
                 }
 
                 _pipe = null;
-                if (ex.GetType().Name != "ExitException") throw;
 
-                // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
-                object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
-                if (code is not null && LanguagePrimitives.TryConvertTo(code, out int exitCode) && exitCode != 0)
+                // A labelled 'break' or 'continue' whose label no loop has ends the item, as an
+                // unlabelled one does (the one-pass loop around the item's code takes those).
+                string kind = ex.GetType().Name;
+                if (kind == "ExitException")
                 {
-                    context.Fail(new InvalidOperationException(Strings.Format(Strings.ItemExited, exitCode), ex));
+                    // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
+                    object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
+                    if (code is not null && LanguagePrimitives.TryConvertTo(code, out int exitCode) && exitCode != 0)
+                    {
+                        context.Fail(new InvalidOperationException(Strings.Format(Strings.ItemExited, exitCode), ex));
+                    }
+                }
+                else if (kind != "BreakException" && kind != "ContinueException")
+                {
+                    throw;
                 }
             }
             finally
