@@ -88,6 +88,9 @@ namespace ParallelMap.Commands
         /// <summary>The run was saved and marked complete: nothing is left to flush.</summary>
         private bool _completed;
 
+        /// <summary>When <see cref="OnIdle"/> last looked at the chunk time bound (Environment.TickCount).</summary>
+        private int _lastIdleCheck;
+
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
@@ -341,25 +344,31 @@ namespace ParallelMap.Commands
             switch (outcome.Status)
             {
                 case ItemStatus.Succeeded:
-                    var results = new object?[outcome.Outputs.Count];
-                    for (int i = 0; i < results.Length; i++) results[i] = outcome.Outputs[i];
                     byte[] payload;
                     if (SaveScript is null)
                     {
                         // Serialized on the worker's thread; the pipeline thread only records.
-                        payload = outcome.Attachment as byte[] ?? ResultSerializer.Serialize(results, Depth);
+                        payload = outcome.Attachment as byte[] ?? ResultSerializer.Serialize(ToArray(outcome.Outputs), Depth);
                     }
                     else
                     {
                         payload = Array.Empty<byte>();
-                        _chunkObjects[key] = results;
+                        _chunkObjects[key] = ToArray(outcome.Outputs);
                     }
 
-                    Save(() => _session!.RecordResult(key, payload));
+                    try
+                    {
+                        _session!.RecordResult(key, payload);
+                    }
+                    catch (Exception e) when (IsSaveFailure(e))
+                    {
+                        SaveFailed(e);
+                    }
+
                     _done++;
                     if (PassThru && !StopRequested)
                     {
-                        foreach (object? o in results) WriteObject(o);
+                        foreach (object? o in outcome.Outputs) WriteObject(o);
                     }
 
                     break;
@@ -388,7 +397,18 @@ namespace ParallelMap.Commands
 
         private protected override void OnIdle()
         {
-            if (_session is not null && _saveError is null) Save(() => _session.FlushIfDue());
+            // Called after every submit: the clock is read at most every few milliseconds.
+            int now = Environment.TickCount;
+            if (_session is null || _saveError is not null || unchecked(now - _lastIdleCheck) < 4) return;
+            _lastIdleCheck = now;
+            Save(() => _session.FlushIfDue());
+        }
+
+        private static object?[] ToArray(IReadOnlyList<object?> outputs)
+        {
+            var results = new object?[outputs.Count];
+            for (int i = 0; i < results.Length; i++) results[i] = outputs[i];
+            return results;
         }
 
         /// <summary>Runs a store call; a failed save (disk full, a throwing -SaveScript) stops the run.</summary>
@@ -398,11 +418,18 @@ namespace ParallelMap.Commands
             {
                 action();
             }
-            catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
+            catch (Exception e) when (IsSaveFailure(e))
             {
-                _saveError ??= e;
-                Engine.Stop();
+                SaveFailed(e);
             }
+        }
+
+        private static bool IsSaveFailure(Exception e) => e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException;
+
+        private void SaveFailed(Exception e)
+        {
+            _saveError ??= e;
+            Engine.Stop();
         }
 
         private void ThrowIfSaveFailed()
