@@ -394,16 +394,7 @@ public class CheckpointDamageTests
         CheckpointException e = AssertOpenAndSummaryRefuse(t, t.Journal);
         Assert.Contains("holds no record", e.Message);
         Assert.Equal(0, new FileInfo(t.Journal).Length);
-        foreach (Func<object> read in new Func<object>[]
-        {
-            () => CheckpointStore.ReadResults(t.Checkpoint),
-            () => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k1" }),
-            () => CheckpointStore.ReadIndex(t.Checkpoint),
-            () => CheckpointStore.ReadFailures(t.Checkpoint),
-        })
-        {
-            Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, Assert.Throws<CheckpointException>(read).ErrorId);
-        }
+        AssertEveryReaderRefuses(t);
     }
 
     [Fact]
@@ -416,17 +407,7 @@ public class CheckpointDamageTests
         CheckpointException e = AssertOpenAndSummaryRefuse(t, t.Journal);
         Assert.Contains("no journal", e.Message);
         Assert.False(File.Exists(t.Journal));
-        foreach (Func<object> read in new Func<object>[]
-        {
-            () => CheckpointStore.ReadResults(t.Checkpoint),
-            () => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k1" }),
-            () => CheckpointStore.ReadIndex(t.Checkpoint),
-            () => CheckpointStore.ReadFailures(t.Checkpoint),
-        })
-        {
-            // Thrown by the call itself, not lazily from the first MoveNext.
-            Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, Assert.Throws<CheckpointException>(read).ErrorId);
-        }
+        AssertEveryReaderRefuses(t);
     }
 
     [Fact]
@@ -538,6 +519,21 @@ public class CheckpointDamageTests
         {
             var e = Assert.Throws<CheckpointException>(() => CheckpointStore.Open(Path.Combine(parent, "new"), Ckpt.Options()));
             Assert.Equal(CheckpointErrorIds.CheckpointNotWritable, e.ErrorId);
+        }
+    }
+
+    /// <summary>Every reader refuses with CheckpointCorrupt, thrown by the call itself, not lazily from the first MoveNext.</summary>
+    private static void AssertEveryReaderRefuses(TempFolder t)
+    {
+        foreach (Func<object> read in new Func<object>[]
+        {
+            () => CheckpointStore.ReadResults(t.Checkpoint),
+            () => CheckpointStore.ReadResults(t.Checkpoint, new[] { "k1" }),
+            () => CheckpointStore.ReadIndex(t.Checkpoint),
+            () => CheckpointStore.ReadFailures(t.Checkpoint),
+        })
+        {
+            Assert.Equal(CheckpointErrorIds.CheckpointCorrupt, Assert.Throws<CheckpointException>(read).ErrorId);
         }
     }
 }
