@@ -73,8 +73,6 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Why the background saver failed; thrown to the next caller.</summary>
         private CheckpointException? saverFailure;
 
-        private bool stopSaver;
-
         internal CheckpointWriter(
             CheckpointLayout layout,
             CheckpointOptions options,
@@ -310,14 +308,9 @@ namespace ParallelMap.Engine.Checkpoint
                 }
 
                 // A chunk the saver has started is finished (bounded by its I/O), never torn off.
-                while (pending != null)
-                {
-                    Monitor.Wait(gate);
-                }
-
+                WaitForPendingSave();
                 disposed = true;
-                stopSaver = true;
-                Monitor.PulseAll(gate);
+                Monitor.PulseAll(gate); // the saver sees disposed and leaves
                 try
                 {
                     journal.Dispose();
@@ -523,14 +516,19 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Waits (releasing the gate) until no chunk is being saved; throws if that save failed.</summary>
         private void WaitForSaver()
         {
-            while (pending != null)
-            {
-                Monitor.Wait(gate);
-            }
-
+            WaitForPendingSave();
             if (faulted)
             {
                 ThrowIfNotWritable();
+            }
+        }
+
+        /// <summary>Waits (releasing the gate) until the saver holds no chunk.</summary>
+        private void WaitForPendingSave()
+        {
+            while (pending != null)
+            {
+                Monitor.Wait(gate);
             }
         }
 
@@ -541,7 +539,7 @@ namespace ParallelMap.Engine.Checkpoint
                 ChunkJob job;
                 lock (gate)
                 {
-                    while (pending == null && !stopSaver)
+                    while (pending == null && !disposed)
                     {
                         Monitor.Wait(gate);
                     }
@@ -593,8 +591,7 @@ namespace ParallelMap.Engine.Checkpoint
         private ChunkJob TakeChunk()
         {
             long number = nextChunk++;
-            var job = new ChunkJob(number, layout.ChunkPath(number), bufferKeys.ToArray(), bufferPayloads.ToArray());
-            return job;
+            return new ChunkJob(number, layout.ChunkPath(number), bufferKeys.ToArray(), bufferPayloads.ToArray());
         }
 
         private void ClearBuffer()
