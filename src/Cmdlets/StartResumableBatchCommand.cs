@@ -356,14 +356,7 @@ namespace ParallelMap.Commands
                         _chunkObjects[key] = ToArray(outcome.Outputs);
                     }
 
-                    try
-                    {
-                        _session!.RecordResult(key, payload);
-                    }
-                    catch (Exception e) when (IsSaveFailure(e))
-                    {
-                        SaveFailed(e);
-                    }
+                    Save(() => _session!.RecordResult(key, payload));
 
                     _done++;
                     if (PassThru && !StopRequested)
@@ -418,18 +411,11 @@ namespace ParallelMap.Commands
             {
                 action();
             }
-            catch (Exception e) when (IsSaveFailure(e))
+            catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
-                SaveFailed(e);
+                _saveError ??= e;
+                Engine.Stop();
             }
-        }
-
-        private static bool IsSaveFailure(Exception e) => e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException;
-
-        private void SaveFailed(Exception e)
-        {
-            _saveError ??= e;
-            Engine.Stop();
         }
 
         private void ThrowIfSaveFailed()
@@ -482,9 +468,7 @@ namespace ParallelMap.Commands
             foreach (string entry in Directory.EnumerateFileSystemEntries(path))
             {
                 string name = System.IO.Path.GetFileName(entry);
-                bool ours = name == CheckpointLayout.ManifestName || name == CheckpointLayout.JournalName || name == CheckpointLayout.ChunksName
-                    || name == CheckpointLayout.LockName || name == CheckpointLayout.HolderName || name.EndsWith(CheckpointLayout.TempExtension, StringComparison.Ordinal);
-                if (!hasManifest || !ours)
+                if (!hasManifest || !CheckpointLayout.IsCheckpointEntry(name))
                 {
                     ThrowTerminatingError(new ErrorRecord(
                         new InvalidOperationException(Strings.Format(hasManifest ? Strings.RestartForeignEntry : Strings.RestartNotACheckpoint, path, name)),

@@ -41,6 +41,11 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Who holds the lock; present only while a writer runs, or after one crashed.</summary>
         public string Holder { get; }
 
+        /// <summary>Whether a name in a checkpoint folder is one a checkpoint makes (its files, its chunks folder, a temporary).</summary>
+        public static bool IsCheckpointEntry(string name) =>
+            name == ManifestName || name == JournalName || name == ChunksName || name == LockName || name == HolderName
+            || name.EndsWith(TempExtension, System.StringComparison.Ordinal);
+
         /// <summary>The file name of chunk <paramref name="number"/>: at least 8 decimal digits, then ".chunk".</summary>
         public static string ChunkFileName(long number) => number.ToString("D8", System.Globalization.CultureInfo.InvariantCulture) + ChunkExtension;
 
