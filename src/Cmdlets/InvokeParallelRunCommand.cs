@@ -80,7 +80,8 @@ namespace ParallelMap.Commands
             _blocks = new List<string>();
             foreach (ScriptBlock sb in ScriptBlock)
             {
-                if (sb is null || string.IsNullOrWhiteSpace(sb.ToString()))
+                // An empty one (comments, white space) is refused by ScriptPreparer; a null one here.
+                if (sb is null)
                 {
                     throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
                 }

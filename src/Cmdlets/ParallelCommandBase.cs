@@ -144,13 +144,8 @@ namespace ParallelMap.Commands
         /// <summary>The per-item script text; derived cmdlets may prepare other scripts too.</summary>
         private protected virtual string PrepareItemScript(Dictionary<string, object?> usingValues)
         {
-            ScriptBlock sb = ItemScriptBlock;
-            if (string.IsNullOrWhiteSpace(sb.ToString()))
-            {
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
-            }
-
-            return ScriptPreparer.Prepare(sb, SessionState, usingValues).ItemScript;
+            // ScriptPreparer refuses an empty script (nothing but comments or white space).
+            return ScriptPreparer.Prepare(ItemScriptBlock, SessionState, usingValues).ItemScript;
         }
 
         /// <summary>Lets a derived cmdlet add its own entries to the runspace template.</summary>
