@@ -2,18 +2,26 @@
 .SYNOPSIS
     Builds, tests and packages the ParallelMap module.
 .DESCRIPTION
-    Tasks: Clean, Build (the module into out/ParallelMap), Test (xunit and Pester against the
-    built module), Package (a zip of out/ParallelMap). -Test is short for -Task Build, Test.
+    Tasks: Clean, Restore (the pinned Pester into out/tools), Build (the module into
+    out/ParallelMap), Test (xunit and Pester against the built module; restores Pester first),
+    Package (a zip of out/ParallelMap), Install (copies the built module into the current user's
+    module folder, the first entry of $env:PSModulePath). -Test is short for -Task Build, Test.
+
+    Run it with the project's pinned PowerShell (`dotnet tool restore; dotnet pwsh ./build.ps1`)
+    or any PowerShell 7 on PATH. Nothing here is installed by hand: PowerShell comes from the
+    local tool manifest .config/dotnet-tools.json, Pester from tools/TestTools.csproj.
 .EXAMPLE
     ./build.ps1            # build out/ParallelMap
 .EXAMPLE
     ./build.ps1 -Test      # build, then run every xunit and Pester test
 .EXAMPLE
     ./build.ps1 -Task Clean, Build, Package
+.EXAMPLE
+    ./build.ps1 -Task Build, Install   # then Import-Module ParallelMap works in any new session
 #>
 [CmdletBinding()]
 param(
-    [ValidateSet('Clean', 'Build', 'Test', 'Package')]
+    [ValidateSet('Clean', 'Restore', 'Build', 'Test', 'Package', 'Install')]
     [string[]] $Task = @('Build'),
 
     [switch] $Test,
@@ -35,6 +43,10 @@ $out = Join-Path $root 'out'
 $moduleOut = Join-Path $out 'ParallelMap'
 if ($Test) { $Task = @('Build', 'Test') }
 
+$toolsOut = Join-Path $out 'tools'
+$pesterVersion = '5.9.1'   # keep in step with tools/TestTools.csproj
+. (Join-Path $root 'tools/Pwsh.ps1')
+
 function Invoke-Native {
     param([string] $What, [scriptblock] $Command)
     & $Command
@@ -44,6 +56,27 @@ function Invoke-Native {
 function Invoke-Clean {
     if (Test-Path $out) { Remove-Item $out -Recurse -Force }
     Invoke-Native 'dotnet clean' { dotnet clean (Join-Path $root 'ParallelMap.sln') -c $Configuration -nologo -v quiet }
+}
+
+# Restores Pester through NuGet (the machine's configured source) and lays its module files out
+# as out/tools/Modules/Pester/<version>, a folder Import-Module and $env:PSModulePath understand.
+function Invoke-Restore {
+    $modules = Join-Path $toolsOut 'Modules'
+    $target = Join-Path $modules "Pester/$pesterVersion"
+    if (Test-Path (Join-Path $target 'Pester.psd1')) { return $modules }
+    $packages = Join-Path $toolsOut 'packages'
+    Invoke-Native 'dotnet restore tools/TestTools.csproj (Pester)' {
+        dotnet restore (Join-Path $root 'tools/TestTools.csproj') --packages $packages -nologo -v quiet
+    }
+    $source = Join-Path $packages "pester/$pesterVersion/tools"
+    if (-not (Test-Path (Join-Path $source 'Pester.psd1'))) {
+        throw "Pester $pesterVersion was restored, but its module is not at '$source'."
+    }
+    if (Test-Path $target) { Remove-Item $target -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $target -Force
+    Copy-Item -Path (Join-Path $source '*') -Destination $target -Recurse
+    Write-Host "Restored Pester $pesterVersion into $target"
+    $modules
 }
 
 function Invoke-Build {
@@ -95,15 +128,14 @@ function Invoke-Test {
         if ($xunitExit -ne 0 -and $failed -eq 0) { $failed++ }
     }
 
-    if (-not (Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version -ge [version]'5.0' })) {
-        Write-Host 'SKIPPED: Pester suite (no pwsh with Pester on PATH)'
-    }
-    else {
-        # A child process, so the module's assemblies are not locked in this build session.
-        $filter = if ($PesterFilter) { ($PesterFilter | ForEach-Object { "'" + $_.Replace("'", "''") + "'" }) -join ',' } else { '' }
-        $script = @"
+    # The pinned Pester, always: a suite that cannot run is a failure, never a skip.
+    $pesterModules = Invoke-Restore
+    $pesterManifest = Join-Path $pesterModules "Pester/$pesterVersion/Pester.psd1"
+    # A child process, so the module's assemblies are not locked in this build session.
+    $filter = if ($PesterFilter) { ($PesterFilter | ForEach-Object { "'" + $_.Replace("'", "''") + "'" }) -join ',' } else { '' }
+    $script = @"
 `$ErrorActionPreference = 'Stop'
-Import-Module Pester -MinimumVersion 5.0
+Import-Module '$($pesterManifest.Replace("'", "''"))'
 `$c = New-PesterConfiguration
 `$c.Run.Path = '$((Join-Path $root 'tests').Replace("'", "''"))'
 `$c.Run.PassThru = `$true
@@ -114,22 +146,36 @@ $(if ($filter) { "`$c.Filter.FullName = @($filter)" })
 `$r = Invoke-Pester -Configuration `$c
 "PESTER_COUNTS `$(`$r.PassedCount) `$(`$r.FailedCount) `$(`$r.SkippedCount)"
 "@
-        $env:PARALLELMAP_MODULE = Join-Path $moduleOut 'ParallelMap.psd1'
-        $lines = & pwsh -NoProfile -NonInteractive -Command $script | ForEach-Object { Write-Host $_; $_ }
-        $counts = $lines | Where-Object { $_ -match '^PESTER_COUNTS (\d+) (\d+) (\d+)$' } | Select-Object -Last 1
-        if ($counts -and $counts -match '^PESTER_COUNTS (\d+) (\d+) (\d+)$') {
-            $passed += [int]$Matches[1]
-            $failed += [int]$Matches[2]
-            $skipped += [int]$Matches[3]
-        }
-        else {
-            Write-Host 'The Pester run ended without a result.'
-            $failed++
-        }
+    $env:PARALLELMAP_MODULE = Join-Path $moduleOut 'ParallelMap.psd1'
+    # Child processes the tests start find the same Pester by name (#Requires -Modules Pester).
+    $env:PSModulePath = $pesterModules + [System.IO.Path]::PathSeparator + $env:PSModulePath
+    # The same PowerShell that runs this build, found from $PSHOME, never from PATH.
+    $pwsh = Get-PwshPath
+    $lines = & $pwsh -NoProfile -NonInteractive -Command $script | ForEach-Object { Write-Host $_; $_ }
+    $counts = $lines | Where-Object { $_ -match '^PESTER_COUNTS (\d+) (\d+) (\d+)$' } | Select-Object -Last 1
+    if ($counts -and $counts -match '^PESTER_COUNTS (\d+) (\d+) (\d+)$') {
+        $passed += [int]$Matches[1]
+        $failed += [int]$Matches[2]
+        $skipped += [int]$Matches[3]
+    }
+    else {
+        Write-Host 'The Pester run ended without a result.'
+        $failed++
     }
 
     Write-Host "tests: $passed passed, $failed failed, $skipped skipped"
     if ($failed -gt 0) { throw "$failed test(s) failed." }
+}
+
+function Invoke-Install {
+    if (-not (Test-Path (Join-Path $moduleOut 'ParallelMap.psd1'))) { throw "Build the module first: ./build.ps1 -Task Build, Install" }
+    $userModules = @($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ })[0]
+    $manifest = Import-PowerShellDataFile (Join-Path $moduleOut 'ParallelMap.psd1')
+    $target = Join-Path $userModules "ParallelMap/$($manifest.ModuleVersion)"
+    if (Test-Path $target) { Remove-Item $target -Recurse -Force }
+    $null = New-Item -ItemType Directory -Path $target -Force
+    Copy-Item -Path (Join-Path $moduleOut '*') -Destination $target -Recurse
+    Write-Host "Installed into $target (Import-Module ParallelMap)"
 }
 
 function Invoke-Package {
@@ -142,8 +188,10 @@ function Invoke-Package {
 foreach ($t in $Task) {
     switch ($t) {
         'Clean' { Invoke-Clean }
+        'Restore' { $null = Invoke-Restore }
         'Build' { Invoke-Build }
         'Test' { Invoke-Test }
         'Package' { Invoke-Package }
+        'Install' { Invoke-Install }
     }
 }

@@ -56,6 +56,7 @@ BeforeAll {
     $script:ModulePath = (Resolve-Path $(if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { "$PSScriptRoot/../out/ParallelMap/ParallelMap.psd1" })).Path
     $script:DocsDir = Join-Path $PSScriptRoot '../docs'
     Import-Module $script:ModulePath -Force -ErrorAction Stop
+    . (Join-Path $PSScriptRoot '../tools/Pwsh.ps1')
 
     # The text of a "## NAME" section of a markdown document, up to the next "## " heading.
     function Get-Section([string] $Text, [string] $Name) {
@@ -80,7 +81,7 @@ Import-Module '$($script:ModulePath.Replace("'", "''"))' -ErrorAction Stop
 $Code
 "@
         try {
-            $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-Process -Id $PID).Path)
+            $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-PwshPath))
             foreach ($a in '-NoProfile', '-NonInteractive', '-File', $file) { $psi.ArgumentList.Add($a) }
             $psi.RedirectStandardOutput = $true
             $psi.RedirectStandardError = $true

@@ -5,7 +5,8 @@ BeforeAll {
     $modulePath = if ($env:PARALLELMAP_MODULE) { $env:PARALLELMAP_MODULE } else { Join-Path $PSScriptRoot '../out/ParallelMap/ParallelMap.psd1' }
     $modulePath = (Resolve-Path $modulePath).Path
     Import-Module $modulePath -Force
-    $pwsh = (Get-Process -Id $PID).Path
+    . (Join-Path $PSScriptRoot '../tools/Pwsh.ps1')
+    $pwsh = Get-PwshPath
 
     function New-TempFolder {
         $d = Join-Path ([System.IO.Path]::GetTempPath()) ('pm-rb-' + [guid]::NewGuid().ToString('N'))
