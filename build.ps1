@@ -2,7 +2,7 @@
 .SYNOPSIS
     Builds, tests and packages the ParallelMap module.
 .DESCRIPTION
-    Tasks: Clean, Restore (the pinned Pester into out/tools), Build (the module into
+    Tasks: Clean, Restore (the pinned Pester into out/tools), Build (the module and its help into
     out/ParallelMap), Test (xunit and Pester against the built module; restores Pester first),
     Package (a zip of out/ParallelMap), Install (copies the built module into the current user's
     module folder, the first entry of $env:PSModulePath). -Test is short for -Task Build, Test.

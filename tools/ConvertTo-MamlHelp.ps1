@@ -86,7 +86,7 @@ function Read-CommandDoc([string] $File) {
         $syntax = @([pscustomobject]@{ Set = $null; Code = $code[0].Text })
     }
 
-    $parameters = @(Split-MarkdownSubsection (& $section 'PARAMETERS') | Where-Object Title -ne 'CommonParameters' | ForEach-Object {
+    $parameters = @(Split-MarkdownSubsection (& $section 'PARAMETERS') | Where-Object { $_.Title -ne 'CommonParameters' } | ForEach-Object {
             if ($_.Title -notmatch '^-(\w+)$') { throw "${File}: '### $($_.Title)' under PARAMETERS is no '### -Name' heading." }
             $parameterName = $Matches[1]
             $where = "$File, parameter -$parameterName"
