@@ -56,7 +56,8 @@ namespace ParallelMap.Engine
         private const int WorkerFlushCount = 32;
 
         private readonly EngineOptions _options;
-        private readonly Func<int, Worker<TIn, TOut>> _factory;
+        /// <summary>Makes the workers (<see cref="IWorkerSource{TIn, TOut}"/>): the one place a worker kind is chosen.</summary>
+        private readonly IWorkerSource<TIn, TOut> _source;
         private readonly IEngineSink<TIn, TOut> _sink;
         private readonly int _callerThreadId;
         private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -87,6 +88,9 @@ namespace ParallelMap.Engine
 
         /// <summary>Every worker thread not yet exited, aborted ones included (lock).</summary>
         private readonly List<WorkerSlot<TIn, TOut>> _threads = new List<WorkerSlot<TIn, TOut>>();
+
+        /// <summary>Workers discarded after a timeout, for the next worker started to replace (lock).</summary>
+        private readonly Queue<Worker<TIn, TOut>> _broken = new Queue<Worker<TIn, TOut>>();
 
         /// <summary>Workers waiting for input.</summary>
         private readonly WaitQueue _workerWait = new WaitQueue();
@@ -137,10 +141,10 @@ namespace ParallelMap.Engine
         private long _completed, _succeeded, _failed, _timedOut, _cancelled, _notRun;
         private long _retries;          // (interlocked)
 
-        internal ParallelEngine(EngineOptions options, Func<int, Worker<TIn, TOut>> factory, IEngineSink<TIn, TOut> sink, CancellationToken token)
+        internal ParallelEngine(EngineOptions options, IWorkerSource<TIn, TOut> source, IEngineSink<TIn, TOut> sink, CancellationToken token)
         {
             _options = options;
-            _factory = factory;
+            _source = source;
             _sink = sink;
             _callerThreadId = Environment.CurrentManagedThreadId;
             _sizer = new BatchSizer(options.TargetBatchDuration, options.MaxBatchSize);

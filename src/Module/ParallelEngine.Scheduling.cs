@@ -46,6 +46,7 @@ namespace ParallelMap.Engine
             _live.Add(slot);
             _threads.Add(slot);
             _workersBeginning++;
+            if (_broken.Count > 0) slot.Replaces = _broken.Dequeue();
             var thread = new Thread(() => WorkerMain(slot), _options.WorkerStackSize)
             {
                 IsBackground = true,

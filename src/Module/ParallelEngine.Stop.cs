@@ -49,7 +49,8 @@ namespace ParallelMap.Engine
         /// <summary>
         /// Stops what is still running, waits up to <see cref="EngineOptions.ShutdownTimeout"/> for
         /// the workers to run their end, and releases everything. Records emitted meanwhile are dropped;
-        /// call <see cref="Shutdown"/> first to receive them. Safe to call more than once, from any thread.
+        /// call <see cref="Shutdown"/> first to receive them. Then closes the worker source
+        /// (<see cref="IWorkerSource{TIn, TOut}.CloseAll"/>). Safe to call more than once, from any thread.
         /// </summary>
         public void Dispose()
         {
@@ -82,6 +83,9 @@ namespace ParallelMap.Engine
 
             _watchdog?.Join((int)Math.Max(0, (deadline - _clock.ElapsedTicks) * 1000 / Stopwatch.Frequency) + 100);
             lock (_lock) _outbox.Clear();
+
+            // Last: the workers are done with the source (an abandoned one only runs its own end).
+            _source.CloseAll();
         }
 
         /// <summary>One deadline for Shutdown and Dispose together, so a stop never waits twice.</summary>

@@ -57,6 +57,7 @@ namespace ParallelMap.Engine
                 lock (_lock)
                 {
                     _live.Remove(slot);
+                    if (slot.Worker is Worker<TIn, TOut> broken) _broken.Enqueue(broken);
                     if (rest is not null)
                     {
                         foreach (var e in rest) _input.Enqueue(e);

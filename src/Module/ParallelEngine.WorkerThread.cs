@@ -16,7 +16,9 @@ namespace ParallelMap.Engine
             bool countedBeginning = true;
             try
             {
-                worker = _factory(slot.Id) ?? throw new InvalidOperationException(Messages.Format(Messages.WorkerFactoryReturnedNull, slot.Id));
+                Worker<TIn, TOut>? broken = slot.Replaces;
+                slot.Replaces = null;
+                worker = (broken is null ? _source.Create(slot.Id) : _source.Replace(broken, slot.Id)) ?? throw new InvalidOperationException(Messages.Format(Messages.WorkerFactoryReturnedNull, slot.Id));
                 worker.Id = slot.Id;
                 worker.Slot = slot;
                 slot.Worker = worker;

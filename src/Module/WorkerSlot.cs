@@ -22,6 +22,9 @@ namespace ParallelMap.Engine
         internal readonly ItemContext<TOut> Context;
         internal Thread? Thread;
         internal Worker<TIn, TOut>? Worker;
+
+        /// <summary>The discarded worker this one replaces, until the source has been asked for the replacement.</summary>
+        internal Worker<TIn, TOut>? Replaces;
         internal ParallelEngine<TIn, TOut>.WorkEntry? Current;
         internal int CurrentAttempt;
         internal long CurrentStart;
