@@ -35,6 +35,12 @@ namespace ParallelMap.Commands
         private bool _stopping;
         private int _progressId;
 
+        /// <summary>The call's share of -Pool, once reserved.</summary>
+        private PoolLease? _lease;
+
+        /// <summary>Cancelled by Ctrl-C: ends a wait for a place in -Pool.</summary>
+        private readonly System.Threading.CancellationTokenSource _stopSource = new System.Threading.CancellationTokenSource();
+
         /// <summary>Runs once in each runspace before its first item; what it defines is visible to every item that runspace runs.</summary>
         [Parameter]
         [ValidateNotNull]
@@ -94,6 +100,16 @@ namespace ParallelMap.Commands
         [ValidateRange(0L, long.MaxValue)]
         public long TotalCount { get; set; } = -1;
 
+        /// <summary>
+        /// A pool from New-ParallelPool: the call runs on its runspaces, already open and
+        /// initialized, and gives them back at its end. The pool's settings (modules, functions,
+        /// scripts, variables) stay; the call's own -Variable, <c>$using:</c> values and
+        /// preferences apply to this call only.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ParallelPool? Pool { get; set; }
+
         /// <summary>When set, results are serialized to CliXml at this depth on the worker threads (see <see cref="ItemOutcome{TIn, TOut}.Attachment"/>).</summary>
         private protected virtual int? ResultSerializationDepth => null;
 
@@ -121,8 +137,14 @@ namespace ParallelMap.Commands
                 string itemScript = PrepareItemScript(usingValues);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
                 string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
+                if (Pool is ParallelPool pool)
+                {
+                    BeginPooled(pool, itemScript, usingValues);
+                    return;
+                }
+
                 var modules = new List<string>();
-                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(name));
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(this, name));
                 var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup)
                 {
                     Modules = modules,
@@ -174,49 +196,70 @@ namespace ParallelMap.Commands
             return o;
         }
 
-        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues)
+        /// <summary>
+        /// A call with -Pool: refuses what belongs to the pool, reserves places (may wait, see
+        /// <see cref="ParallelPool"/>), and makes the engine on the pool's runspaces. The call's
+        /// variables and functions travel in an empty session whose entries each borrowed runspace
+        /// sets before the call's first item and removes after its last (<see cref="PooledRunspace"/>).
+        /// </summary>
+        private void BeginPooled(ParallelPool pool, string itemScript, Dictionary<string, object?> usingValues)
+        {
+            foreach (string name in new[] { nameof(Module), nameof(Function), nameof(InitializationScript), nameof(CleanupScript) })
+            {
+                if (MyInvocation.BoundParameters.ContainsKey(name))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.SettingBelongsToPool, name)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
+                }
+            }
+
+            bool throttleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit));
+            if (throttleGiven && ThrottleLimit > pool.Size)
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.ThrottleAbovePool, ThrottleLimit, pool.Size)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
+            }
+
+            InitialSessionState callSession = BuildSessionTemplate(usingValues, forPool: true);
+            var setup = new RunspaceSetup(pool.Template, itemScript, pool.InitializationScript, pool.CleanupScript)
+            {
+                Modules = pool.Modules,
+                WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
+                ResultDepth = ResultSerializationDepth,
+            };
+            var options = BuildOptions();
+            try
+            {
+                _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, callSession, _stopSource.Token);
+            }
+            catch (ObjectDisposedException e)
+            {
+                throw new CommandErrorException(new ErrorRecord(new InvalidOperationException(e.Message, e), PoolStrings.PoolClosedId, ErrorCategory.ResourceUnavailable, pool));
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            options.ThrottleLimit = _lease.Throttle;
+            setup.Lender = _lease;
+            _progressId = Math.Abs(GetHashCode() % 100000) + 1;
+            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, new PooledWorkerSource(setup, _lease), this);
+        }
+
+        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, bool forPool = false)
         {
             // CreateDefault, not CreateDefault2: it binds the built-in cmdlets up front, where
             // CreateDefault2 loads Microsoft.PowerShell.Utility again in each runspace on first use
             // (measured 12-23 ms of CPU per runspace, against 1-7 ms; both open in about 10 ms).
-            InitialSessionState iss = InitialSessionState.CreateDefault();
-            SharedTables.Apply(iss);
+            // For a pooled call only the entries are read: an empty session costs nothing to make.
+            InitialSessionState iss = forPool ? InitialSessionState.Create() : InitialSessionState.CreateDefault();
+            if (!forPool) SharedTables.Apply(iss);
             foreach (var pair in usingValues)
             {
                 iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
             }
 
-            if (Variable is not null)
-            {
-                foreach (DictionaryEntry entry in Variable)
-                {
-                    string name = entry.Key?.ToString() ?? string.Empty;
-                    if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
-                    {
-                        // env:X or global:x would make a variable no script can reach.
-                        throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
-                    }
-
-                    if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
-                    {
-                        throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
-                    }
-
-                    // The entry holds the object itself: every runspace sees the same instance.
-                    iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
-                }
-            }
-
-            foreach (string name in Function ?? Array.Empty<string>())
-            {
-                var fn = InvokeCommand.GetCommand(name, CommandTypes.Function | CommandTypes.Filter) as FunctionInfo;
-                if (fn is null)
-                {
-                    throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.FunctionNotFound, name)), Strings.FunctionNotFoundId, ErrorCategory.ObjectNotFound, name));
-                }
-
-                iss.Commands.Add(new SessionStateFunctionEntry(fn.Name, fn.Definition));
-            }
+            AddVariableEntries(iss, Variable);
+            AddFunctionEntries(iss, InvokeCommand, Function);
 
             // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
             // for any cmdlet: inside the runspaces only Stop (fail the item at the first error)
@@ -233,13 +276,51 @@ namespace ParallelMap.Commands
             return iss;
         }
 
+        /// <summary>Adds -Variable's entries (by reference) to a runspace template; refuses a name no script could reach, or a reserved one.</summary>
+        internal static void AddVariableEntries(InitialSessionState iss, Hashtable? variable)
+        {
+            if (variable is null) return;
+            foreach (DictionaryEntry entry in variable)
+            {
+                string name = entry.Key?.ToString() ?? string.Empty;
+                if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
+                {
+                    // env:X or global:x would make a variable no script can reach.
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
+                }
+
+                if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
+                }
+
+                // The entry holds the object itself: every runspace sees the same instance.
+                iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
+            }
+        }
+
+        /// <summary>Adds the caller's functions named by -Function to a runspace template.</summary>
+        internal static void AddFunctionEntries(InitialSessionState iss, CommandInvocationIntrinsics invoke, string[]? names)
+        {
+            foreach (string name in names ?? Array.Empty<string>())
+            {
+                var fn = invoke.GetCommand(name, CommandTypes.Function | CommandTypes.Filter) as FunctionInfo;
+                if (fn is null)
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.FunctionNotFound, name)), Strings.FunctionNotFoundId, ErrorCategory.ObjectNotFound, name));
+                }
+
+                iss.Commands.Add(new SessionStateFunctionEntry(fn.Name, fn.Definition));
+            }
+        }
+
         /// <summary>A module path stays a path (made absolute); a name must be known to Get-Module.</summary>
-        private string ResolveModule(string name)
+        internal static string ResolveModule(PSCmdlet cmdlet, string name)
         {
             string candidate = name;
             try
             {
-                candidate = SessionState.Path.GetUnresolvedProviderPathFromPSPath(name);
+                candidate = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(name);
             }
             catch (Exception)
             {
@@ -250,7 +331,7 @@ namespace ParallelMap.Commands
             System.Collections.ObjectModel.Collection<PSObject> found;
             try
             {
-                found = InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
+                found = cmdlet.InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
             }
             catch (RuntimeException)
             {
@@ -328,7 +409,8 @@ namespace ParallelMap.Commands
                 ThrowTerminatingError(WorkerFaultRecord(e));
             }
 
-            Engine.Shutdown();
+            // With every worker gone, the runspaces are back in the pool: its places can go too.
+            if (Engine.Shutdown()) _lease?.Release();
             CompleteProgress();
         }
 
@@ -349,6 +431,7 @@ namespace ParallelMap.Commands
         protected override void StopProcessing()
         {
             _stopping = true;
+            _stopSource.Cancel();
             ParallelEngine<object?, object?>? engine = _engine;
             engine?.Stop();
         }
@@ -363,6 +446,8 @@ namespace ParallelMap.Commands
             }
 
             DisposeResources();
+            _lease?.Release();
+            _stopSource.Dispose();
             GC.SuppressFinalize(this);
         }
 
@@ -389,6 +474,7 @@ namespace ParallelMap.Commands
                 }
             }
 
+            if (outcome.Status != ItemStatus.NotRun) Pool?.CountItem();
             OnItemOutcome(outcome);
         }
 

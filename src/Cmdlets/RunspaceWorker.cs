@@ -38,6 +38,9 @@ namespace ParallelMap.Commands
 
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
+
+        /// <summary>For a call given -Pool, where runspaces are borrowed from; the template, modules and scripts are then the pool's.</summary>
+        internal IRunspaceLender? Lender { get; set; }
     }
 
     /// <summary>An output of a runspace's end block (a script with its own end block), not tied to any item.</summary>
@@ -88,6 +91,12 @@ namespace ParallelMap.Commands
         /// <summary>Why the user's begin {} block failed, if it did.</summary>
         private Exception? _beginFailure;
 
+        /// <summary>True once the lender was asked for a runspace: it is then owed exactly one return.</summary>
+        private bool _lent;
+
+        /// <summary>True once the driver invocation ended by itself: only then is a pooled runspace fit to lend again.</summary>
+        private bool _executed;
+
         internal RunspaceWorker(RunspaceSetup setup)
         {
             _setup = setup;
@@ -96,6 +105,20 @@ namespace ParallelMap.Commands
 
         protected override void Begin()
         {
+            IRunspaceLender? lender = _setup.Lender;
+            if (lender is not null)
+            {
+                _lent = true;
+                _runspace = lender.Borrow(Id);
+                if (_runspace is not null)
+                {
+                    // A pool's runspace: its modules and initialization ran when it was opened.
+                    SetWorkingDirectory();
+                    lender.Enter(_runspace);
+                    return;
+                }
+            }
+
             // One template for every runspace, as a RunspacePool does: Open only reads it, and a
             // clone per runspace cost as much as a third of opening one.
             _runspace = RunspaceFactory.CreateRunspace(_setup.Template);
@@ -103,17 +126,10 @@ namespace ParallelMap.Commands
             // Invocations run on this worker thread: no thread hop per call, and the engine's
             // dedicated thread is the runspace's pipeline thread.
             _runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
-            _runspace.Name = "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _runspace.Name = lender?.NewRunspaceName() ?? "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
-            // Open already set the process's directory; setting it again is not free (PowerShell
-            // lists every parent folder to find the path's true casing), so only a different one is set.
-            if (_setup.WorkingDirectory is string dir
-                && !string.Equals(dir, _runspace.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath, StringComparison.Ordinal)
-                && System.IO.Directory.Exists(dir))
-            {
-                _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
-            }
+            SetWorkingDirectory();
 
             if (_setup.Modules.Count > 0)
             {
@@ -128,6 +144,24 @@ namespace ParallelMap.Commands
                 var errors = RunScript(init);
                 if (errors.Count > 0) throw new ItemErrorsException(errors);
             }
+
+            if (lender is not null)
+            {
+                lender.Adopt(_runspace);
+                lender.Enter(_runspace);
+            }
+        }
+
+        private void SetWorkingDirectory()
+        {
+            // Open already set the process's directory; setting it again is not free (PowerShell
+            // lists every parent folder to find the path's true casing), so only a different one is set.
+            if (_setup.WorkingDirectory is string dir
+                && !string.Equals(dir, _runspace!.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath, StringComparison.Ordinal)
+                && System.IO.Directory.Exists(dir))
+            {
+                _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
+            }
         }
 
         protected override void Execute(WorkLoop loop)
@@ -141,6 +175,7 @@ namespace ParallelMap.Commands
             {
                 if (Volatile.Read(ref _aborted) != 0) return;
                 ps.Invoke();
+                _executed = true;
             }
             catch (Exception) when (Volatile.Read(ref _aborted) != 0)
             {
@@ -264,6 +299,17 @@ namespace ParallelMap.Commands
             }
 
             _pipe = null;
+            if (_lent)
+            {
+                // Lent again only if nothing stopped or broke it; otherwise closed below, as unpooled.
+                bool healthy = _executed && Volatile.Read(ref _aborted) == 0 && _runspace?.RunspaceStateInfo.State == RunspaceState.Opened;
+                if (_setup.Lender!.TryReturn(_runspace, healthy))
+                {
+                    _runspace = null;
+                    return;
+                }
+            }
+
             try
             {
                 if (_setup.CleanupScript is string cleanup && _runspace?.RunspaceStateInfo.State == RunspaceState.Opened)
