@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Management.Automation;
 
 namespace ParallelMap.Commands
@@ -19,12 +20,13 @@ namespace ParallelMap.Commands
         [ValidateNotNull]
         public ScriptBlock ScriptBlock { get; set; } = null!;
 
-        /// <summary>Runs the script block in a child scope of the caller, writes its output, then closes the pool.</summary>
+        /// <summary>Runs the script block (in a child scope of where it was written), writes its output, then closes the pool.</summary>
         protected override void EndProcessing()
         {
             try
             {
-                foreach (PSObject o in InvokeCommand.InvokeScript(SessionState, ScriptBlock, Pool))
+                var underscore = new List<PSVariable> { new PSVariable("_", Pool) };
+                foreach (PSObject o in ScriptBlock.InvokeWithContext(null, underscore, Pool))
                 {
                     WriteObject(o);
                 }
