@@ -17,6 +17,10 @@
       stream_100k_peak_mb          the same at 100,000 items: about equal if memory stays flat          <= 100
       first_result_ms              time to the first output, 1..1000 with a 1 ms body                     <= 100
       resumable_vs_map             Start-ResumableBatch items/s over Invoke-ParallelMap's (target >= 0.5)
+      sleep_efficiency_pooled      the sleep figure on a warm pool of 50 (New-ParallelPool, -Pool)       >= 0.97
+      pooled_call_overhead_ms      median wall time of one call of 1 item { $_ } on a warm pool         <= 1
+      call_overhead_vs_foreach_parallel  ForEach-Object -Parallel's median for that call over ours      >= 20
+      init_runs_pooled             init script runs over 10 calls of 100 items on a warm pool of 4      <= 4
 
     Peer modules (SplitPipeline, PoshRSJob, ThreadJob) are measured when Get-Module
     -ListAvailable finds them; absent ones are skipped.
@@ -475,6 +479,67 @@ if (Get-Command Start-ResumableBatch -ErrorAction SilentlyContinue) {
 else {
     Write-Output 'resumable_vs_map: n/a (Start-ResumableBatch not in this build)'
     $figures.Add([pscustomobject]@{ Name = 'resumable_vs_map'; Value = [double]::NaN; Unit = 'x'; Op = ''; Target = 0; Pass = $null; Peers = ''; Notes = 'n/a: Start-ResumableBatch not in this build' })
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pools (New-ParallelPool, -Pool): the same work on runspaces kept open across calls.
+
+if (Get-Command New-ParallelPool -ErrorAction SilentlyContinue) {
+    # sleep_efficiency_pooled: the sleep figure's work on a pool of 50 whose runspaces are all open
+    # (warmed by 50 items that each hold a runspace for 200 ms, with Start-Sleep's module loaded).
+    $sleepPool = New-ParallelPool -ThrottleLimit $sleepThrottle
+    try {
+        $null = 1..$sleepThrottle | Invoke-ParallelMap -Pool $sleepPool { Start-Sleep -Milliseconds 200; $_ }
+        Write-Host "# pooled sleep: $nSleep x Start-Sleep -Milliseconds $sleepMs on a warm pool of $sleepThrottle ($($sleepPool.OpenRunspaces) runspaces open; ideal $ideal ms)"
+        $contenders = @(
+            @{ Name = 'ours pooled'; Expect = $nSleep; Body = { (1..$nSleep | Invoke-ParallelMap -Pool $sleepPool { Start-Sleep -Milliseconds 20; $_ } | Measure-Object).Count } }
+            @{ Name = 'ours unpooled'; Expect = $nSleep; Body = { (1..$nSleep | Invoke-ParallelMap { Start-Sleep -Milliseconds 20; $_ } -ThrottleLimit $sleepThrottle | Measure-Object).Count } }
+        )
+        $r = Invoke-Interleaved $contenders $Repeat
+        Add-Detail 'sleep pooled' $r $null
+        Add-Figure 'sleep_efficiency_pooled' ($ideal / $r['ours pooled'].Ms) 'x' '>=' 0.97 "unpooled in the same rounds: $(Format-Num ($ideal / $r['ours unpooled'].Ms)) ($(Format-Num $r['ours unpooled'].Ms) ms)" "ours pooled $(Format-Num $r['ours pooled'].Ms) ms vs ideal $ideal ms; one Start-Sleep $sleepMs ms takes $(Format-Num $actualSleep) ms here; load average $(Get-LoadText)"
+    }
+    finally { Remove-ParallelPool $sleepPool }
+
+    # pooled_call_overhead_ms: one call of one item { $_ } on a warm pool, timed call by call.
+    $callPool = New-ParallelPool -ThrottleLimit $cores
+    try {
+        $null = 1..20 | Invoke-ParallelMap -Pool $callPool { $_ }
+        $nCalls = if ($Quick) { 100 } else { 300 }
+        $nFepCalls = if ($Quick) { 10 } else { 30 }
+        $one = { $_ }
+        for ($i = 0; $i -lt 20; $i++) { $null = 1 | Invoke-ParallelMap -Pool $callPool $one }
+        $ourCalls = [Collections.Generic.List[double]]::new()
+        $fepCalls = [Collections.Generic.List[double]]::new()
+        $load0 = Get-LoadText
+        # Interleaved: ten of ours, then one ForEach-Object -Parallel, so both see the same machine.
+        for ($i = 0; $i -lt $nCalls; $i++) {
+            $sw = [Diagnostics.Stopwatch]::StartNew(); $null = 1 | Invoke-ParallelMap -Pool $callPool $one; $ourCalls.Add($sw.Elapsed.TotalMilliseconds)
+            if ($i % ($nCalls / $nFepCalls) -eq 0) {
+                $sw = [Diagnostics.Stopwatch]::StartNew(); $null = 1 | ForEach-Object -Parallel $one -ThrottleLimit $cores; $fepCalls.Add($sw.Elapsed.TotalMilliseconds)
+            }
+        }
+        $ourMedian = Get-Median $ourCalls.ToArray()
+        $fepMedian = Get-Median $fepCalls.ToArray()
+        $sorted = @($ourCalls | Sort-Object)
+        $details.Add("pooled call / ours: median $(Format-Num $ourMedian 3) ms over $nCalls calls; fastest $(Format-Num $sorted[0] 3) ms; 90th percentile $(Format-Num $sorted[[int]($sorted.Count * 0.9)] 3) ms")
+        $details.Add("pooled call / foreach-parallel: median $(Format-Num $fepMedian 3) ms over $($fepCalls.Count) calls")
+        Add-Figure 'pooled_call_overhead_ms' $ourMedian 'ms' '<=' 1 "ForEach-Object -Parallel, same item: $(Format-Num $fepMedian) ms" "median of $nCalls calls of 1 item on a warm pool of $cores; fastest $(Format-Num $sorted[0] 3) ms; load average $load0 before, $(Get-LoadText) after"
+        Add-Figure 'call_overhead_vs_foreach_parallel' ($fepMedian / $ourMedian) 'x' '>=' 20 "ours $(Format-Num $ourMedian 3) ms, ForEach-Object -Parallel $(Format-Num $fepMedian) ms" "the same call of 1 item { `$_ }, medians, interleaved"
+    }
+    finally { Remove-ParallelPool $callPool }
+
+    # init_runs_pooled: how often the init script runs over 10 calls of 100 items on a warm pool of 4.
+    $inits = [Collections.Concurrent.ConcurrentBag[int]]::new()
+    $initPool = New-ParallelPool -ThrottleLimit 4 -Variable @{ inits = $inits } -InitializationScript { $inits.Add(1) }
+    try {
+        $null = 1..100 | Invoke-ParallelMap -Pool $initPool { [Threading.Thread]::Sleep(1); $_ }
+        $warm = $inits.Count
+        for ($i = 0; $i -lt 10; $i++) { $null = 1..100 | Invoke-ParallelMap -Pool $initPool { $_ } }
+        Add-Figure 'init_runs_pooled' $inits.Count 'runs' '<=' 4 "without a pool: 10 calls at throttle 4 would run it up to 40 times" "$warm runs while warming (one per runspace opened), $($inits.Count - $warm) over the 10 calls; $($initPool.ItemsRun) items run on the pool"
+    }
+    finally { Remove-ParallelPool $initPool }
 }
 
 # ---------------------------------------------------------------------------------------------
