@@ -215,6 +215,28 @@ Describe 'Sharing a pool' {
         $pool.OpenRunspaces | Should -BeLessOrEqual 2
     }
 
+    It 'makes a call wait while another holds every place, and lets Ctrl-C end that wait promptly' {
+        $pool = New-ParallelPool -ThrottleLimit 1
+        $started = New-Bag
+        $release = [System.Threading.ManualResetEventSlim]::new()
+        $holder = Start-Pipeline '1 | Invoke-ParallelMap -Pool $pool -Variable @{ started = $started; release = $release } { $started.Add(1); $null = $release.Wait(60000); "held" }' @{ pool = $pool; started = $started; release = $release }
+        Wait-Until { $started.Count -ge 1 }
+        $stopped = Start-Pipeline '1 | Invoke-ParallelMap -Pool $pool { "ran" }' @{ pool = $pool }
+        $waiting = Start-Pipeline '1 | Invoke-ParallelMap -Pool $pool { "ran" }' @{ pool = $pool }
+        Start-Sleep -Milliseconds 500
+        $stopped.Async.IsCompleted | Should -BeFalse
+        $waiting.Async.IsCompleted | Should -BeFalse
+        $sw = [System.Diagnostics.Stopwatch]::StartNew()
+        $stopped.PowerShell.Stop()
+        $sw.Elapsed.TotalSeconds | Should -BeLessThan 5
+        $stopped.PowerShell.Dispose(); $stopped.Runspace.Dispose()
+        $release.Set()
+        Wait-Pipeline $holder | Should -Be 'held'
+        Wait-Pipeline $waiting | Should -Be 'ran'
+        $pool.ActiveCalls | Should -Be 0
+        $pool.OpenRunspaces | Should -Be 1
+    }
+
     It 'runs a pooled call nested in an item of another call on the same pool without deadlock' {
         $p = Start-Pipeline @'
 $pool = New-ParallelPool -ThrottleLimit 2 -Module $modulePath
