@@ -238,6 +238,7 @@ Describe 'Errors' {
     }
 
     It 'forwards Write-Error as a non-terminating error with the input as target; the item goes on' {
+        $ErrorActionPreference = 'Continue'
         $r = 1..3 | Invoke-ParallelMap { if ($_ -eq 3) { Write-Error "soft $_" }; "out$_" } -ErrorVariable errs -ErrorAction SilentlyContinue
         ($r | Sort-Object) | Should -Be 'out1', 'out2', 'out3'
         $errs.Count | Should -Be 1
@@ -262,6 +263,7 @@ Describe 'Errors' {
     }
 
     It 'still records errors in -ErrorVariable under -ErrorAction SilentlyContinue' {
+        $ErrorActionPreference = 'Continue'
         $r = 1..2 | Invoke-ParallelMap { Write-Error "e$_"; 'after' } -ErrorAction SilentlyContinue -ErrorVariable ev
         $ev.Count | Should -Be 2
         # A non-terminating error does not end the item (as in ForEach-Object): both go on.
@@ -271,6 +273,8 @@ Describe 'Errors' {
 
 Describe 'An item''s output is never silently lost (issue 10)' {
     BeforeAll {
+        # These tests are about the default preference; build.ps1 runs the suite under Stop.
+        $ErrorActionPreference = 'Continue'
         $scan = Join-Path (Get-Item TestDrive:\).FullName 'scan'
         foreach ($d in 'a', 'b') { $null = New-Item -ItemType File -Force -Path (Join-Path $scan "$d/$($d)1") }
         $sh = if ($IsWindows) { $null } else { (Get-Command sh -CommandType Application -ErrorAction SilentlyContinue | Select-Object -First 1).Source }
@@ -369,6 +373,11 @@ Describe 'An item''s output is never silently lost (issue 10)' {
 }
 
 Describe 'Errors keep their identity and position (issue 10)' {
+    BeforeAll {
+        # These tests are about the default preference; build.ps1 runs the suite under Stop.
+        $ErrorActionPreference = 'Continue'
+    }
+
     It 'gives Write-Error its own exception, id and category' {
         $null = 1 | Invoke-ParallelMap { Write-Error 'soft' -Category InvalidData } -ErrorVariable ev -ErrorAction SilentlyContinue
         $ev[0].Exception | Should -BeOfType [Microsoft.PowerShell.Commands.WriteErrorException]

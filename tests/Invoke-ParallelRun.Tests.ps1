@@ -40,6 +40,7 @@ Describe 'Invoke-ParallelRun' {
     }
 
     It 'counts an item that wrote a non-terminating error as succeeded, and shows the error as it is (issue 10)' {
+        $ErrorActionPreference = 'Continue'
         $s = Invoke-ParallelRun { Write-Error 'soft' }, { 'x' } -PassThru -ErrorVariable errs -ErrorAction SilentlyContinue
         $s.Succeeded | Should -Be 2
         $s.Failed | Should -Be 0

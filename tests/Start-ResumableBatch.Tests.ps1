@@ -269,6 +269,11 @@ Describe 'Start-ResumableBatch: run and resume' {
 }
 
 Describe 'Start-ResumableBatch: an item''s output is its result (issue 10)' {
+    BeforeAll {
+        # These tests are about the default preference; build.ps1 runs the suite under Stop.
+        $ErrorActionPreference = 'Continue'
+    }
+
     BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
     AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
 
