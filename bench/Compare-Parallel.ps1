@@ -16,6 +16,8 @@
       stream_1m_peak_mb            peak working-set growth while 1,000,000 items stream through          <= 100
       stream_100k_peak_mb          the same at 100,000 items: about equal if memory stays flat          <= 100
       first_result_ms              time to the first output, 1..1000 with a 1 ms body                     <= 100
+      big_item_first_result_ms     2 items writing 1,000,000 objects each at throttle 2: first output    <= 100
+      big_item_peak_mb             the same: peak working-set growth while they stream through          <= 200
       resumable_vs_map             Start-ResumableBatch items/s over Invoke-ParallelMap's (target >= 0.5)
 
     Peer modules (SplitPipeline, PoshRSJob, ThreadJob) are measured when Get-Module
@@ -426,6 +428,32 @@ $peerText = "sequential ForEach-Object 1M: $(Format-Num $r['sequential 1M'].Peak
 $gcNote = "growth after an aggressive GC; most of it is the GC's allocation budget regrowing (the bare generator shows it too)"
 Add-Figure 'stream_1m_peak_mb' $r['ours 1M'].PeakMB 'MB' '<=' 100 $peerText "$gcNote; ours 1M took $(Format-Num ($r['ours 1M'].Ms / 1000)) s"
 Add-Figure 'stream_100k_peak_mb' $r['ours 100k'].PeakMB 'MB' '<=' 100 $peerText "1M over 100k: $(Format-Num ($r['ours 1M'].PeakMB - $r['ours 100k'].PeakMB) 1) MB more for 10x the items"
+
+# ---------------------------------------------------------------------------------------------
+# big items: 2 items that each write 1,000,000 objects, at throttle 2. An item's outputs stream
+# down the pipeline as it writes them, so neither the first output nor the memory waits for the
+# item to end.
+
+$nBig = 1000000
+Write-Host "# big items: 1..2 | ... -ThrottleLimit 2 { foreach (`$i in 1..$nBig) { `$i } } | Measure-Object, first output and peak growth"
+$bigBody = { foreach ($i in 1..1000000) { $i } }
+$contenders = @(
+    @{ Name = 'ours'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 | Measure-Object).Count } }
+    @{ Name = 'foreach-parallel'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 | Measure-Object).Count } }
+)
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'big' $r $null
+$bigFirst = [Collections.Generic.List[double]]::new()
+$bigFirstFep = [Collections.Generic.List[double]]::new()
+for ($round = 0; $round -lt $Repeat; $round++) {
+    Clear-Heap
+    $bigFirst.Add((Measure-FirstOutput { 1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 }).First)
+    Clear-Heap
+    $bigFirstFep.Add((Measure-FirstOutput { 1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 }).First)
+}
+$details.Add("big / first output at (ours) " + (($bigFirst | ForEach-Object { Format-Num $_ 1 }) -join ', ') + " ms; (foreach-parallel) " + (($bigFirstFep | ForEach-Object { Format-Num $_ 1 }) -join ', ') + ' ms')
+Add-Figure 'big_item_first_result_ms' (Get-Median $bigFirst.ToArray()) 'ms' '<=' 100 "foreach-parallel: $(Format-Num (Get-Median $bigFirstFep.ToArray())) ms" "2 items x $nBig objects at throttle 2, Select-Object -First 1 stopping the run"
+Add-Figure 'big_item_peak_mb' $r['ours'].PeakMB 'MB' '<=' 200 "foreach-parallel: $(Format-Num $r['foreach-parallel'].PeakMB 1) MB" "whole run took $(Format-Num ($r['ours'].Ms / 1000)) s (foreach-parallel $(Format-Num ($r['foreach-parallel'].Ms / 1000)) s); $gcNote"
 
 # ---------------------------------------------------------------------------------------------
 # first_result_ms: 1..1000 with a 1 ms body; a stopwatch read on the first object downstream.

@@ -494,6 +494,10 @@ namespace ParallelMap.Commands
                     if (p.ParentActivityId < 0 && _progressShown) p.ParentActivityId = _progressId;
                     WriteProgress(p);
                     break;
+                case ItemOutputs<object?> outputs:
+                    // Outputs a big item passed on while it runs (RunspaceWorker streams them).
+                    WriteOutputs(outputs.Values);
+                    break;
                 case EndOutput o:
                     WriteEndOutput(o.Value);
                     break;

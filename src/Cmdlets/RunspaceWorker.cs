@@ -62,6 +62,12 @@ namespace ParallelMap.Commands
             "$__pmBlock = [scriptblock]::Create($__pmText)\n" +
             "$__pmRelay.Drive($__pmLoop, { & $__pmBlock }, $ExecutionContext)\n";
 
+        /// <summary>
+        /// Outputs an item may hold before they are passed on while it runs. Small items (almost
+        /// all) never reach it, so their outputs keep travelling with their outcome, in one hand-off.
+        /// </summary>
+        private const int StreamChunk = 256;
+
         private readonly RunspaceSetup _setup;
         private readonly Relay _relay;
         private Runspace? _runspace;
@@ -397,6 +403,17 @@ namespace ParallelMap.Commands
             if (_context is not null)
             {
                 _outputs.Add(value);
+
+                // A big item's outputs go down the pipeline as it writes them, a chunk at a time
+                // (the engine blocks this thread while the caller's outbox is full), instead of
+                // being held until the item ends: two items of a million objects each would
+                // otherwise hold both millions. Resumable batches record an item's results whole,
+                // and ordered runs cannot pass an item ahead of earlier ones (CanStream is false).
+                if (_outputs.Count >= StreamChunk && _setup.ResultDepth is null && _context.CanStream)
+                {
+                    _context.Stream(_outputs.ToArray());
+                    _outputs.Clear();
+                }
             }
             else
             {
