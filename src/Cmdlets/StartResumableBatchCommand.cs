@@ -91,6 +91,12 @@ namespace ParallelMap.Commands
         /// <summary>When <see cref="OnIdle"/> last looked at the chunk time bound (Environment.TickCount).</summary>
         private int _lastIdleCheck;
 
+        /// <summary>Holds off SIGTERM while the run saves what finished (see <see cref="TerminationSignal"/>).</summary>
+        private TerminationSignal? _termination;
+
+        /// <summary>How long SIGTERM waits for the save: the runspaces' cleanup (5 s at most) and the last flush.</summary>
+        private static readonly TimeSpan TerminationBound = TimeSpan.FromSeconds(10);
+
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
@@ -228,6 +234,10 @@ namespace ParallelMap.Commands
 
             if (_session.DroppedTornTail) WriteVerbose(Strings.DroppedTornTail);
             base.BeginProcessing();
+
+            // SIGTERM stops the run as Ctrl-C does (StopProcessing is safe from any thread and
+            // writes nothing); the pipeline thread then saves in DisposeResources and releases it.
+            _termination = TerminationSignal.Register(StopProcessing, TerminationBound);
         }
 
         /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>
@@ -235,6 +245,9 @@ namespace ParallelMap.Commands
         {
             if (_declined || _session is null) return;
             if (!ReceivesInput) return;
+
+            // After SIGTERM nothing stops the upstream commands but this: end the pipeline.
+            if (_termination?.Signalled == true) throw new PipelineStoppedException();
             ThrowIfSaveFailed();
             object? item = InputObject;
             _total++;
@@ -490,7 +503,32 @@ namespace ParallelMap.Commands
         /// <summary>Saves what finished (never loses a recorded result), then releases the lock and the runspaces.</summary>
         protected override void DisposeResources()
         {
+            // On SIGTERM what finished is saved first: the cleanup scripts may use up the bound.
+            if (_termination?.Signalled == true) FlushQuietly();
             base.DisposeResources();
+            if (_session is null)
+            {
+                _termination?.Dispose();
+                return;
+            }
+
+            try
+            {
+                FlushQuietly();
+            }
+            finally
+            {
+                _session.Dispose();
+                _session = null;
+
+                // Last: the exit SIGTERM held off may go on now that everything is saved and closed.
+                _termination?.Dispose();
+            }
+        }
+
+        /// <summary>Saves what finished and is not saved yet; a failure leaves it pending (a resume runs it).</summary>
+        private void FlushQuietly()
+        {
             if (_session is null) return;
             try
             {
@@ -499,11 +537,6 @@ namespace ParallelMap.Commands
             catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
                 // Disposing after a failure: what was not saved stays pending and re-runs on resume.
-            }
-            finally
-            {
-                _session.Dispose();
-                _session = null;
             }
         }
     }
