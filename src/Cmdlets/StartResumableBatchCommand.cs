@@ -203,7 +203,7 @@ namespace ParallelMap.Commands
 
             var options = new CheckpointOptions
             {
-                Fingerprint = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, KeyScript?.ToString() ?? string.Empty),
+                Fingerprint = FingerprintFor(_path),
                 AllowFingerprintMismatch = Force,
                 ChunkSize = ChunkSize,
                 ChunkMaxAge = TimeSpan.FromSeconds(ChunkSeconds),
@@ -217,6 +217,11 @@ namespace ParallelMap.Commands
             try
             {
                 _session = CheckpointStore.Open(_path, options);
+            }
+            catch (CheckpointException e) when (e.ErrorId == CheckpointErrorIds.CheckpointFingerprintMismatch)
+            {
+                // The store's message cannot know this cmdlet's way out: say it.
+                ThrowTerminatingError(CheckpointErrors.ToRecord(new CheckpointException(e.ErrorId, Strings.Format(Strings.FingerprintMismatch, _path), e.FilePath, e), _path));
             }
             catch (CheckpointException e)
             {
@@ -238,6 +243,31 @@ namespace ParallelMap.Commands
             // SIGTERM stops the run as Ctrl-C does (StopProcessing is safe from any thread and
             // writes nothing); the pipeline thread then saves in DisposeResources and releases it.
             _termination = TerminationSignal.Register(StopProcessing, TerminationBound);
+        }
+
+        /// <summary>
+        /// What this batch runs, as the checkpoint remembers it. Since version 2 the script blocks are
+        /// fingerprinted by their tokens (<see cref="ScriptFingerprint"/>), so comments and white space
+        /// do not count; a checkpoint made with version 1 (the exact text) resumes as long as the
+        /// text is unchanged, and keeps its version-1 fingerprint (the manifest is never rewritten).
+        /// </summary>
+        private string FingerprintFor(string path)
+        {
+            string keyScript = KeyScript?.ToString() ?? string.Empty;
+            string current = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/2", ScriptFingerprint.Normalize(ScriptBlock.ToString()), ParameterSetName, KeyProperty ?? string.Empty, KeyScript is null ? string.Empty : ScriptFingerprint.Normalize(keyScript));
+            if (Restart || !File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName))) return current;
+            string stored;
+            try
+            {
+                stored = CheckpointStore.ReadManifest(path).Fingerprint;
+            }
+            catch (CheckpointException)
+            {
+                return current; // Open reports what is wrong with it.
+            }
+
+            string version1 = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, keyScript);
+            return string.Equals(stored, version1, StringComparison.Ordinal) ? version1 : current;
         }
 
         /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>

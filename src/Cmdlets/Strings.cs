@@ -57,6 +57,9 @@ namespace ParallelMap.Commands
         internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";
         internal const string ProgressStatusNoTotal = "{0} done, {1} running, {2:0.#}/s";
 
+        // Issue 10: messages a user can act on
+        internal const string FingerprintMismatch = "The checkpoint '{0}' was made by a different batch: the script block, -KeyProperty or -KeyScript changed in a way that changes what it does (comments and white space do not count). To resume anyway, running the items left with this script and keeping the results already saved, add -Force; to discard the checkpoint's results and start over, add -Restart.";
+
         internal static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
     }
 }
