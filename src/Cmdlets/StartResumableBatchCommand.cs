@@ -172,6 +172,7 @@ namespace ParallelMap.Commands
         protected override void BeginProcessing()
         {
             _clock.Start();
+            ThrowIfKeyScriptUsesUsing();
             _path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
             string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
             if (parent is not null && !Directory.Exists(parent))
@@ -229,7 +230,7 @@ namespace ParallelMap.Commands
             }
             catch (ArgumentException e)
             {
-                ThrowTerminatingError(new ErrorRecord(e, Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(UserText.WithoutParameterName(e), e), Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
             }
 
             if (_session!.TookOverStaleLockFrom is CheckpointLockHolder stale)
@@ -268,6 +269,19 @@ namespace ParallelMap.Commands
 
             string version1 = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, keyScript);
             return string.Equals(stored, version1, StringComparison.Ordinal) ? version1 : current;
+        }
+
+        /// <summary>
+        /// -KeyScript runs in the caller's scope, where '$using:' means nothing: refused once, up
+        /// front, rather than failing every item's key.
+        /// </summary>
+        private void ThrowIfKeyScriptUsesUsing()
+        {
+            if (KeyScript?.Ast.Find(a => a is System.Management.Automation.Language.UsingExpressionAst, searchNestedScriptBlocks: true) is System.Management.Automation.Language.UsingExpressionAst found)
+            {
+                string name = (found.SubExpression as System.Management.Automation.Language.VariableExpressionAst)?.VariablePath.UserPath ?? found.SubExpression.Extent.Text;
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.UsingInKeyScript, name)), Strings.UsingInKeyScriptId, ErrorCategory.InvalidArgument, KeyScript));
+            }
         }
 
         /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>
@@ -313,8 +327,9 @@ namespace ParallelMap.Commands
             }
             catch (ArgumentException e)
             {
+                // A message of our own: the store's ArgumentException names its own parameter.
                 _rejected++;
-                WriteError(new ErrorRecord(e, Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.KeyInvalid, UserText.WithoutParameterName(e)), e), Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
                 return;
             }
 
