@@ -52,9 +52,10 @@ Set-Content -LiteralPath (Join-Path '$root' 'script-went-on') -Value 'the batch 
         $child = Start-Process -FilePath $pwsh -ArgumentList '-NoProfile', '-NonInteractive', '-EncodedCommand', $encoded -PassThru
         try {
             Wait-Until { @(Get-ChildItem -LiteralPath $marks).Count -ge 10 }
-            # An item's marker is its last statement: once seen (and a moment passed), it has finished.
+            # An item's marker is its last statement: once seen (and a moment passed, even on a
+            # loaded machine), the item has finished.
             $finished = @(Get-ChildItem -LiteralPath $marks).Name
-            Start-Sleep -Milliseconds 200
+            Start-Sleep -Milliseconds 1000
             $sw = [Diagnostics.Stopwatch]::StartNew()
             & (Get-Command -Name kill -CommandType Application | Select-Object -First 1).Source -TERM $child.Id
             $exited = $child.WaitForExit(30000)
