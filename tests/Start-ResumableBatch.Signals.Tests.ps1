@@ -42,7 +42,7 @@ Describe 'Start-ResumableBatch: SIGTERM' {
         # saved before the signal: every finished item would be lost and run again.
         $script = @"
 Import-Module '$modulePath'
-1..60 | ForEach-Object { "i`$_" } |
+1..100 | ForEach-Object { "i`$_" } |
     Start-ResumableBatch -Path '$cp' -ThrottleLimit 2 -ChunkSize 1000 -ChunkSeconds 3600 ``
         -CleanupScript { Set-Content -LiteralPath (Join-Path '$root' "cleanup-`$PID-`$([guid]::NewGuid())") -Value ok } ``
         { Start-Sleep -Milliseconds 100; Set-Content -LiteralPath (Join-Path '$marks' `$_) -Value done; "r-`$_" } | Out-Null
@@ -72,19 +72,19 @@ Set-Content -LiteralPath (Join-Path '$root' 'script-went-on') -Value 'the batch 
 
         $mid = Get-ResumableBatch $cp
         $mid.IsRunning | Should -BeFalse
-        $mid.Done | Should -BeLessThan 60 -Because 'the signal came half-way'
+        $mid.Done | Should -BeLessThan 100 -Because 'the signal came half-way'
         $saved = @(Receive-ResumableBatch $cp -IncludeKey)
         foreach ($key in $finished) { $saved.Key | Should -Contain $key }
 
         $ran = [System.Collections.Concurrent.ConcurrentBag[string]]::new()
-        $s = 1..60 | ForEach-Object { "i$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 2 -Force -Variable @{ ran = $ran } { $ran.Add($_); "r-$_" }
+        $s = 1..100 | ForEach-Object { "i$_" } | Start-ResumableBatch -Path $cp -ThrottleLimit 2 -Force -Variable @{ ran = $ran } { $ran.Add($_); "r-$_" }
         $s.Skipped | Should -Be $mid.Done
-        $ran.Count | Should -Be (60 - $mid.Done)
+        $ran.Count | Should -Be (100 - $mid.Done)
         foreach ($key in $ran) { $saved.Key | Should -Not -Contain $key }
 
         $all = @(Receive-ResumableBatch $cp -IncludeKey)
-        $all.Count | Should -Be 60
-        @($all.Key | Sort-Object -Unique).Count | Should -Be 60
+        $all.Count | Should -Be 100
+        @($all.Key | Sort-Object -Unique).Count | Should -Be 100
         foreach ($r in $all) { $r.Result | Should -Be "r-$($r.Key)" }
     }
 }
