@@ -6,7 +6,9 @@
     Every comparison runs in this one process, interleaved (the contenders of a figure take
     turns, in a rotated order each round) and repeated; each contender's median is used.
     Prints one `name: value` line per figure (lines starting with # are commentary), writes a
-    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg.
+    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg (the
+    tracked record of the last full run); a -Quick run writes out/bench/quick-latest.md and
+    out/bench/quick-chart.svg instead (out/ is not tracked), so it never rewrites that record.
 
     Figures and targets:
       trivial_vs_foreach_parallel  items/s of { $_ } at throttle 2, ours over ForEach-Object -Parallel's  >= 50
@@ -31,9 +33,11 @@
     Rounds per figure (at least 3; the CPU and first-result figures use at least 5); the
     median of each contender is reported.
 .PARAMETER ResultPath
-    Where the markdown table goes. Default: results/latest.md next to this script.
+    Where the markdown table goes. Default: results/latest.md next to this script, or with
+    -Quick ../out/bench/quick-latest.md.
 .PARAMETER ChartPath
-    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script.
+    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script, or with
+    -Quick ../out/bench/quick-chart.svg.
 .EXAMPLE
     pwsh bench/Compare-Parallel.ps1 -Quick
 .EXAMPLE
@@ -49,10 +53,15 @@ param(
     [ValidateRange(3, 100)]
     [int] $Repeat = 3,
 
-    [string] $ResultPath = (Join-Path $PSScriptRoot 'results/latest.md'),
+    [string] $ResultPath,
 
-    [string] $ChartPath = (Join-Path $PSScriptRoot '../docs/bench-chart.svg')
+    [string] $ChartPath
 )
+
+# Only a full run updates the tracked record (bench/results/latest.md, docs/bench-chart.svg).
+$quickOut = Join-Path $PSScriptRoot '../out/bench'
+if (-not $ResultPath) { $ResultPath = if ($Quick) { Join-Path $quickOut 'quick-latest.md' } else { Join-Path $PSScriptRoot 'results/latest.md' } }
+if (-not $ChartPath) { $ChartPath = if ($Quick) { Join-Path $quickOut 'quick-chart.svg' } else { Join-Path $PSScriptRoot '../docs/bench-chart.svg' } }
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -524,7 +533,8 @@ foreach ($f in $figures) {
     $v = if ([double]::IsNaN($f.Value)) { 'n/a' } else { (Format-Num $f.Value) + $(if ($f.Unit -ne 'x') { " $($f.Unit)" }) }
     $null = $md.AppendLine("| $($f.Name) | $v | $(Format-Target $f) | $(Format-Result $f) | $(Format-Cell $f.Peers) | $(Format-Cell $f.Notes) |")
 }
-$null = $md.AppendLine().AppendLine('![chart](../../docs/bench-chart.svg)').AppendLine()
+$chartLink = [System.IO.Path]::GetRelativePath([System.IO.Path]::GetDirectoryName([System.IO.Path]::GetFullPath($ResultPath)), [System.IO.Path]::GetFullPath($ChartPath)).Replace('\', '/')
+$null = $md.AppendLine().AppendLine("![chart]($chartLink)").AppendLine()
 $null = $md.AppendLine('## Raw times').AppendLine()
 foreach ($d in $details) { $null = $md.AppendLine("- $d") }
 $resultDir = Split-Path -Parent $ResultPath

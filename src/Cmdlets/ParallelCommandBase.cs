@@ -149,6 +149,7 @@ namespace ParallelMap.Commands
         private protected virtual string PrepareItemScript(Dictionary<string, object?> usingValues)
         {
             // ScriptPreparer refuses an empty script (nothing but comments or white space).
+            MandatoryParameterCheck.ThrowIfUnbindable(ItemScriptBlock);
             return ScriptPreparer.Prepare(ItemScriptBlock, SessionState, usingValues).ItemScript;
         }
 
@@ -451,7 +452,7 @@ namespace ParallelMap.Commands
         {
             if (outcome.Status == ItemStatus.TimedOut)
             {
-                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOutNamed, UserText.DescribeItem(outcome.Input), TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
                 yield break;
             }
 

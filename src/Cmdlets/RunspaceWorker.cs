@@ -188,10 +188,32 @@ namespace ParallelMap.Commands
             {
                 // The user's end block, if any, runs once per runspace.
                 _context = null;
-                foreach (object? o in _pipe.End()) EmitRecord(new EndOutput(o));
+                Array ended;
+                try
+                {
+                    ended = _pipe.End();
+                }
+                catch (Exception e) when (Volatile.Read(ref _aborted) == 0 && !(e is PipelineStoppedException))
+                {
+                    // Left to escape, it would reach the driver script as "Exception calling
+                    // "Drive" with "3" argument(s)": say whose code failed, with its message.
+                    EmitRecord(EndBlockFailure(e));
+                    ended = Array.Empty<object>();
+                }
+
+                foreach (object? o in ended) EmitRecord(new EndOutput(o));
                 _pipe.Dispose();
                 _pipe = null;
             }
+        }
+
+        /// <summary>The error record of a throw in the user's end {} block, with the thrown message (the original exception inside).</summary>
+        private static ErrorRecord EndBlockFailure(Exception e)
+        {
+            ErrorRecord? inner = (e as IContainsErrorRecord)?.ErrorRecord;
+            string message = inner?.Exception?.Message ?? e.Message;
+            var record = new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.EndBlockFailed, message), e), Strings.CleanupFailedId, inner?.CategoryInfo.Category ?? ErrorCategory.NotSpecified, inner?.TargetObject);
+            return record;
         }
 
         private void OpenPipe()
