@@ -107,6 +107,17 @@ namespace ParallelMap.Engine
         /// <summary>Records and outcomes for the caller, in publication order (lock).</summary>
         private List<object> _outbox = new List<object>();
 
+        /// <summary>
+        /// Outputs inside <see cref="ItemOutputs{TOut}"/> records in the outbox (lock). A streamed
+        /// record carries many outputs, so it is weighed by them: a worker streaming a big item
+        /// waits while this reaches <see cref="StreamedCapacity"/>, which bounds the memory a big
+        /// item holds however large its records are.
+        /// </summary>
+        private int _outboxStreamed;
+
+        /// <summary>The most streamed outputs the outbox holds before a streaming worker waits.</summary>
+        private int StreamedCapacity => _options.OutcomeCapacity * 2;
+
         /// <summary>An empty list to swap with the outbox (caller thread).</summary>
         private List<object>? _spareOutbox = new List<object>();
 

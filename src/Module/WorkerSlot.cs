@@ -46,6 +46,7 @@ namespace ParallelMap.Engine
         void IRecordPublisher.PublishItemRecord(object record)
         {
             var current = Current;
+            if (current is not null && record is ItemOutputs<TOut>) current.OutputsStreamed = true;
             var rec = current is null
                 ? new WorkerRecord<TIn>(-1, default!, 0, Id, record)
                 : new WorkerRecord<TIn>(current.Sequence, current.Input, CurrentAttempt, Id, record);
