@@ -409,7 +409,16 @@ namespace ParallelMap.Commands
         /// <summary>Submits one item (may block while delivering outcomes: backpressure on upstream input).</summary>
         private protected void SubmitItem(object? item)
         {
-            Engine.Submit(item);
+            try
+            {
+                Engine.Submit(item);
+            }
+            catch (WorkerFaultedException e)
+            {
+                // A runspace that failed to start while input still came: the same error as at the end.
+                ThrowTerminatingError(WorkerFaultRecord(e));
+            }
+
             OnIdle();
             MaybeWriteProgress();
         }
