@@ -44,6 +44,29 @@ BeforeAll {
     }
 }
 
+Describe '$using: in a script block that a nested call runs' {
+    It 'belongs to the call that runs it: the nested call sees the item''s value (as ForEach-Object -Parallel)' {
+        $x = 'top'
+        $expected = 1 | ForEach-Object -Parallel { $x = 'mid'; $sb = { $using:x }; 1 | ForEach-Object -Parallel $sb }
+        $r = 1 | Invoke-ParallelMap -Variable @{ mod = $modulePath } { Import-Module $mod; $x = 'mid'; $sb = { $using:x }; 1 | Invoke-ParallelMap $sb }
+        $r | Should -Be $expected
+        $r | Should -Be 'mid'
+    }
+
+    It 'still resolves in the outer call when the item runs the script block itself' {
+        $x = 'top'
+        1 | Invoke-ParallelMap { $x = 'mid'; $sb = { $using:x }; & $sb } | Should -Be 'top'
+    }
+
+    It 'is an error, never a silent $null, when the nested call''s caller does not define it' {
+        $x = 'top'
+        $r = 1 | Invoke-ParallelMap -Variable @{ mod = $modulePath } { Import-Module $mod; $sb = { "got [$using:x]" }; 1 | Invoke-ParallelMap $sb } -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r | Should -BeNullOrEmpty
+        $errs.Count | Should -Be 1
+        $errs[0].Exception.Message | Should -BeLike '*$using:x*not defined*'
+    }
+}
+
 Describe 'The module''s own cmdlets in the runspaces' {
     It 'nests Invoke-ParallelMap, Invoke-ParallelRun and Start-ResumableBatch with the module imported by path only' {
         $cp = Join-Path ([System.IO.Path]::GetTempPath()) ('pm-cross-cp-' + [guid]::NewGuid().ToString('N'))
