@@ -123,9 +123,10 @@ namespace ParallelMap.Commands
                 string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
                 var modules = new List<string>();
                 foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(name));
-                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup)
+                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, init, cleanup)
                 {
                     Modules = modules,
+                    ScriptBlockVariables = scriptBlocks,
 
                     // Relative paths in the script resolve as they would in the caller (as ForEach-Object -Parallel does).
                     WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
@@ -174,7 +175,7 @@ namespace ParallelMap.Commands
             return o;
         }
 
-        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues)
+        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, out IReadOnlyList<KeyValuePair<string, string>> scriptBlocks)
         {
             // CreateDefault, not CreateDefault2: it binds the built-in cmdlets up front, where
             // CreateDefault2 loads Microsoft.PowerShell.Utility again in each runspace on first use
@@ -182,11 +183,7 @@ namespace ParallelMap.Commands
             InitialSessionState iss = InitialSessionState.CreateDefault();
             SharedTables.Apply(iss);
             ModuleCommands.AddTo(iss);
-            foreach (var pair in usingValues)
-            {
-                iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
-            }
-
+            var variables = new List<KeyValuePair<string, object?>>();
             if (Variable is not null)
             {
                 foreach (DictionaryEntry entry in Variable)
@@ -203,10 +200,11 @@ namespace ParallelMap.Commands
                         throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
                     }
 
-                    // The entry holds the object itself: every runspace sees the same instance.
-                    iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
+                    variables.Add(new KeyValuePair<string, object?>(name, entry.Value));
                 }
             }
+
+            scriptBlocks = SharedValues.Add(iss, variables, usingValues, SessionState);
 
             foreach (string name in Function ?? Array.Empty<string>())
             {
@@ -307,6 +305,14 @@ namespace ParallelMap.Commands
 
             object? v = SessionState.PSVariable.GetValue(variable);
             return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : ActionPreference.SilentlyContinue;
+        }
+
+        /// <summary>Rebinds a piped script block; refuses (error, item not run) an item holding one.</summary>
+        private protected bool TryTakeInput(ref object? item)
+        {
+            if (CrossingScriptBlocks.TryPrepareInput(ref item, out ErrorRecord? refused)) return true;
+            WriteError(refused!);
+            return false;
         }
 
         /// <summary>Submits one item (may block while delivering outcomes: backpressure on upstream input).</summary>

@@ -36,6 +36,9 @@ namespace ParallelMap.Commands
         /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
         internal int? ResultDepth { get; set; }
 
+        /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
+        internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
+
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
     }
@@ -106,6 +109,12 @@ namespace ParallelMap.Commands
             _runspace.Name = "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
+            foreach (var pair in _setup.ScriptBlockVariables)
+            {
+                // Made here, unbound: it runs in this runspace, never in the caller's.
+                _runspace.SessionStateProxy.PSVariable.Set(pair.Key, ScriptBlock.Create(pair.Value));
+            }
+
             // Open already set the process's directory; setting it again is not free (PowerShell
             // lists every parent folder to find the path's true casing), so only a different one is set.
             if (_setup.WorkingDirectory is string dir
