@@ -168,3 +168,73 @@ if (Get-Module -ListAvailable ParallelMap) { 'on PSModulePath' }
         }
     }
 }
+
+Describe '-WhatIf and -Confirm reach the runspaces' {
+    BeforeEach {
+        $dir = New-TempFolder
+        1..6 | ForEach-Object { Set-Content -LiteralPath (Join-Path $dir "f$_.txt") -Value x }
+        function Remove-Mine {
+            [CmdletBinding(SupportsShouldProcess)]
+            param($Path)
+            Get-ChildItem -LiteralPath $Path | Invoke-ParallelMap -ThrottleLimit 3 { Remove-Item -LiteralPath $_.FullName }
+        }
+    }
+
+    AfterEach {
+        Remove-Item -LiteralPath $dir -Recurse -Force -ErrorAction Ignore
+    }
+
+    It 'deletes nothing when a SupportsShouldProcess caller is run with -WhatIf' {
+        Remove-Mine $dir -WhatIf
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 6
+    }
+
+    It 'deletes nothing with $WhatIfPreference set by the caller' {
+        $WhatIfPreference = $true
+        Get-ChildItem -LiteralPath $dir | Invoke-ParallelMap { Remove-Item -LiteralPath $_.FullName }
+        $WhatIfPreference = $false
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 6
+    }
+
+    It 'refuses a confirmation a worker would ask for (never a silent yes): each item fails, nothing is deleted' {
+        Remove-Mine $dir -Confirm -ErrorVariable errs -ErrorAction SilentlyContinue
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 6
+        $errs.Count | Should -Be 6
+        foreach ($e in $errs) {
+            $e.Exception | Should -BeOfType [System.Management.Automation.Host.HostException]
+            $e.Exception.Message | Should -BeLike '*confirm*'
+        }
+    }
+
+    It 'deletes when the script says -Confirm:$false, and without -WhatIf or -Confirm' {
+        function Remove-Forced {
+            [CmdletBinding(SupportsShouldProcess)]
+            param($Path)
+            Get-ChildItem -LiteralPath $Path -Filter 'f1*' | Invoke-ParallelMap { Remove-Item -LiteralPath $_.FullName -Confirm:$false }
+        }
+        Remove-Forced $dir -Confirm
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 5
+        Remove-Mine $dir
+        @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 0
+    }
+}
+
+Describe 'Debug records in a -NonInteractive session' {
+    # -Debug makes a compiled cmdlet's warnings Inquire (PowerShell's rule), so each forwarded
+    # warning prompted; in -NonInteractive the first prompt ended the run and lost its output.
+    It 'shows worker debug and warning records and keeps every output with <Name>' -ForEach @(
+        @{ Name = '$DebugPreference = Inquire'; Setup = '$DebugPreference = ''Inquire'''; Extra = '' }
+        @{ Name = '-Debug'; Setup = ''; Extra = '-Debug' }
+    ) {
+        $r = Invoke-Child -NonInteractive @"
+$Setup
+`$r = 1..5 | Invoke-ParallelMap -ThrottleLimit 2 $Extra { Write-Debug "dbg `$_"; Write-Warning "warn `$_"; `$_ * 3 }
+"count=`$(`$r.Count) sum=`$((`$r | Measure-Object -Sum).Sum)"
+"@
+        $r.ExitCode | Should -Be 0 -Because $r.Error
+        $r.Lines | Should -Contain "count=5 sum=45" -Because ($r.Lines + $r.Error -join "`n")
+        ($r.Lines + ($r.Error -split "\r?\n")) -match 'dbg \d' | Should -HaveCount 5
+        ($r.Lines + ($r.Error -split "\r?\n")) -match 'warn \d' | Should -HaveCount 5
+        $r.Error | Should -Not -BeLike '*NonInteractive*'
+    }
+}

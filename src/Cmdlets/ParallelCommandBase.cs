@@ -115,6 +115,7 @@ namespace ParallelMap.Commands
         /// </summary>
         protected override void BeginProcessing()
         {
+            CallerPreferences.NeverInquire(CommandRuntime);
             try
             {
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
@@ -227,6 +228,7 @@ namespace ParallelMap.Commands
             AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
             AddPreference(iss, "DebugPreference", SwitchPreference("Debug", "DebugPreference"));
             AddPreference(iss, "ProgressPreference", EffectivePreference("ProgressAction", "ProgressPreference", ActionPreference.Continue));
+            CallerPreferences.AddShouldProcess(iss, this);
             AddToSession(iss);
             iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
             return iss;
