@@ -9,6 +9,7 @@ namespace ParallelMap.Engine
         internal const string OptionPositive = "{0} must be a positive time span.";
         internal const string OptionNotNegative = "{0} must not be negative.";
         internal const string WorkerFactoryNull = "A worker factory is required.";
+        internal const string WorkerSourceNull = "A worker source is required.";
         internal const string WorkerFactoryReturnedNull = "The worker factory returned null for worker {0}.";
         internal const string WorkerBeginFailed = "Worker {0} failed to start: {1}";
         internal const string WorkerLoopNotRun = "Worker {0} returned from Execute without running its work loop.";

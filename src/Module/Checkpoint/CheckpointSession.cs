@@ -13,8 +13,13 @@ namespace ParallelMap.Engine.Checkpoint
     /// buffered into a chunk; the chunk is saved when it holds <see cref="CheckpointOptions.ChunkSize"/>
     /// results or <see cref="CheckpointOptions.ChunkMaxBytes"/> bytes, or when
     /// <see cref="CheckpointOptions.ChunkMaxAge"/> has passed (checked on every call and by
-    /// <see cref="FlushIfDue"/>, which the caller calls periodically: no background thread writes).
-    /// A key is done only once its chunk is durably saved and the journal says so.
+    /// <see cref="FlushIfDue"/>, which the caller calls periodically). Without
+    /// <see cref="CheckpointOptions.BackgroundSave"/> every save runs on the calling thread, inside
+    /// the call that made it due; with it (and no save hook), a full or due chunk is handed to one saver thread of the
+    /// session's own, which writes it while the caller goes on (at most one chunk in its hands; a
+    /// call that needs it saved, such as <see cref="Flush"/>, <see cref="Complete"/> or
+    /// <see cref="Dispose"/>, waits for it). A key is done only once its chunk is durably saved and
+    /// the journal says so, whichever thread saved it.
     /// </para>
     /// </summary>
     public abstract class CheckpointSession : IDisposable

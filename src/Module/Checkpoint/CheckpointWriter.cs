@@ -7,7 +7,12 @@ using System.Threading;
 namespace ParallelMap.Engine.Checkpoint
 {
     /// <summary>The writer session (see <see cref="CheckpointSession"/> for the contract).</summary>
-    internal sealed class CheckpointWriter : CheckpointSession
+    /// <remarks>
+    /// The parts: the key state and the public calls (this file), chunk buffering and saving
+    /// (CheckpointWriter.Chunks.cs), the journal records (CheckpointWriter.Journal.cs), and the
+    /// background saver (<see cref="ChunkSaver"/>), which shares this writer's gate.
+    /// </remarks>
+    internal sealed partial class CheckpointWriter : CheckpointSession
     {
         /// <summary>Serializes every member; held across a chunk save (and the save hook) so that
         /// Dispose from another thread never releases the lock while a save is under way.</summary>
@@ -64,11 +69,8 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Chunks are saved by a thread of the session's own (no save hook).</summary>
         private readonly bool background;
 
-        /// <summary>The background saver, started with the first chunk.</summary>
-        private Thread? saver;
-
-        /// <summary>The chunk handed to the saver and not yet saved (or failed); at most one.</summary>
-        private ChunkJob? pending;
+        /// <summary>The background saver (null without <see cref="CheckpointOptions.BackgroundSave"/>).</summary>
+        private readonly ChunkSaver? saver;
 
         /// <summary>Why the background saver failed; thrown to the next caller.</summary>
         private CheckpointException? saverFailure;
@@ -104,6 +106,10 @@ namespace ParallelMap.Engine.Checkpoint
             TookOverStaleLockFrom = lockHandle.TakenOverFrom;
             DroppedTornTail = replay.HasTornTail;
             background = options.BackgroundSave && saveHook is null;
+            if (background)
+            {
+                saver = new ChunkSaver(gate, this);
+            }
         }
 
         public override string Path => layout.Folder;
@@ -308,9 +314,9 @@ namespace ParallelMap.Engine.Checkpoint
                 }
 
                 // A chunk the saver has started is finished (bounded by its I/O), never torn off.
-                WaitForPendingSave();
+                saver?.WaitIdle();
                 disposed = true;
-                Monitor.PulseAll(gate); // the saver sees disposed and leaves
+                saver?.Close();
                 try
                 {
                     journal.Dispose();
@@ -378,326 +384,6 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 throw new InvalidOperationException(CheckpointMessages.SessionCompleted);
             }
-        }
-
-        private void MarkUnsaved()
-        {
-            if (oldestUnsaved < 0)
-            {
-                oldestUnsaved = clock();
-            }
-        }
-
-        private bool SaveIfDue()
-        {
-            if (oldestUnsaved < 0 || clock() - oldestUnsaved < chunkMaxAgeTicks)
-            {
-                return false;
-            }
-
-            if (background && bufferKeys.Count > 0)
-            {
-                // Handed over without waiting; if the saver is busy, a later call hands it.
-                if (pending == null)
-                {
-                    HandToSaver();
-                }
-
-                return true;
-            }
-
-            SaveAll();
-            return true;
-        }
-
-        private void SaveAll()
-        {
-            WaitForSaver();
-            if (bufferKeys.Count > 0)
-            {
-                SaveChunk();
-            }
-            else if (journal.HasUnsynced)
-            {
-                SyncJournal();
-            }
-
-            oldestUnsaved = -1;
-        }
-
-        private enum JournalOp
-        {
-            Submitted,
-            Failure,
-            End,
-        }
-
-        /// <summary>Appends one record; an I/O error faults the session (an invalid key does not: nothing was appended).</summary>
-        private void AppendJournal(JournalOp op, string key, string text = "", int attempts = 0)
-        {
-            try
-            {
-                switch (op)
-                {
-                    case JournalOp.Submitted: journal.AppendSubmitted(key); break;
-                    case JournalOp.Failure: journal.AppendFailure(attempts, key, text); break;
-                    default: journal.AppendEnd(key); break;
-                }
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                throw JournalFailed(e);
-            }
-        }
-
-        private void SyncJournal()
-        {
-            try
-            {
-                journal.Sync();
-            }
-            catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
-            {
-                throw JournalFailed(e);
-            }
-        }
-
-        private CheckpointException JournalFailed(Exception e)
-        {
-            faulted = true;
-            return new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.JournalWriteFailed, journal.Path, e.Message), journal.Path, e);
-        }
-
-        /// <summary>
-        /// Saves the buffered results as the next chunk and only then journals its keys done:
-        /// chunk written and fsynced, renamed into place, folder fsynced; then the C and D records
-        /// appended and the journal fsynced. A crash anywhere before that last fsync completes leaves
-        /// the keys not done (they re-run); the chunk's name is never used again. Runs under the gate.
-        /// </summary>
-        private void SaveChunk()
-        {
-            Debug.Assert(bufferKeys.Count > 0, "SaveChunk needs something to save");
-            ChunkJob job = TakeChunk();
-            try
-            {
-                WriteChunk(job);
-                AppendChunkRecords(job);
-                journal.Sync();
-            }
-            catch (Exception e)
-            {
-                faulted = true;
-                throw SaveFailed(job, e);
-            }
-
-            MarkDone(job);
-            ClearBuffer();
-        }
-
-        /// <summary>
-        /// Hands the buffered results to the background saver, which saves them exactly as
-        /// <see cref="SaveChunk"/> does while the caller goes on; their keys are done once it has.
-        /// Waits first for the chunk before (so at most two chunks are held). Runs under the gate.
-        /// </summary>
-        private void HandToSaver()
-        {
-            WaitForSaver();
-            pending = TakeChunk();
-            ClearBuffer();
-            if (saver == null)
-            {
-                saver = new Thread(SaverMain) { IsBackground = true, Name = "ParallelMap checkpoint" };
-                saver.Start();
-            }
-
-            Monitor.PulseAll(gate);
-        }
-
-        /// <summary>Waits (releasing the gate) until no chunk is being saved; throws if that save failed.</summary>
-        private void WaitForSaver()
-        {
-            WaitForPendingSave();
-            if (faulted)
-            {
-                ThrowIfNotWritable();
-            }
-        }
-
-        /// <summary>Waits (releasing the gate) until the saver holds no chunk.</summary>
-        private void WaitForPendingSave()
-        {
-            while (pending != null)
-            {
-                Monitor.Wait(gate);
-            }
-        }
-
-        private void SaverMain()
-        {
-            while (true)
-            {
-                ChunkJob job;
-                lock (gate)
-                {
-                    while (pending == null && !disposed)
-                    {
-                        Monitor.Wait(gate);
-                    }
-
-                    if (pending == null)
-                    {
-                        return;
-                    }
-
-                    job = pending;
-                }
-
-                CheckpointException? failure = null;
-                try
-                {
-                    // The chunk file is the saver's own: written without the gate, so the caller
-                    // records and submits meanwhile. The journal's records are appended under it.
-                    WriteChunk(job);
-                    lock (gate)
-                    {
-                        AppendChunkRecords(job);
-                    }
-
-                    journal.FlushToDisk();
-                }
-                catch (Exception e)
-                {
-                    failure = SaveFailed(job, e);
-                }
-
-                lock (gate)
-                {
-                    if (failure == null)
-                    {
-                        MarkDone(job);
-                    }
-                    else
-                    {
-                        faulted = true;
-                        saverFailure = failure;
-                    }
-
-                    pending = null;
-                    Monitor.PulseAll(gate);
-                }
-            }
-        }
-
-        private ChunkJob TakeChunk()
-        {
-            long number = nextChunk++;
-            return new ChunkJob(number, layout.ChunkPath(number), bufferKeys.ToArray(), bufferPayloads.ToArray());
-        }
-
-        private void ClearBuffer()
-        {
-            bufferKeys.Clear();
-            bufferPayloads.Clear();
-            bufferBytes = 0;
-            oldestUnsaved = -1; // the chunk's save fsyncs the journal, covering every record appended before it
-        }
-
-        /// <summary>Writes the chunk's file (or has the save hook write it) and makes it durable.</summary>
-        private void WriteChunk(ChunkJob job)
-        {
-            if (saveHook != null)
-            {
-                try
-                {
-                    saveHook(job.Path, job.Payloads, job.Keys);
-                }
-                catch (Exception e)
-                {
-                    throw new CheckpointException(
-                        CheckpointErrorIds.CheckpointSaveFailed,
-                        CheckpointMessages.Format(CheckpointMessages.SaveHookFailed, job.Path, job.Keys.Length, e.Message),
-                        job.Path,
-                        e);
-                }
-
-                // The hook's file (if it made one at the chunk path) is made durable as ours would
-                // be; what a hook writes elsewhere is its own to make durable.
-                if (File.Exists(job.Path))
-                {
-                    using (var fs = new FileStream(job.Path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete, 1))
-                    {
-                        DurableIo.SyncFile(fs);
-                    }
-
-                    DurableIo.SyncDirectory(layout.Chunks);
-                }
-            }
-            else
-            {
-                string temp = job.Path + CheckpointLayout.TempExtension;
-                ChunkFile.Write(temp, job.Keys, job.Payloads);
-                faultHook?.Invoke("chunk-written");
-                File.Move(temp, job.Path); // never over an existing file
-                DurableIo.SyncDirectory(layout.Chunks);
-            }
-
-            faultHook?.Invoke("chunk-renamed");
-        }
-
-        /// <summary>Appends the chunk's C and D records and writes them to the file (not yet fsynced). Under the gate.</summary>
-        private void AppendChunkRecords(ChunkJob job)
-        {
-            journal.AppendChunk(job.Number, job.Keys.Length, saveHook != null);
-            for (int i = 0; i < job.Keys.Length; i++)
-            {
-                journal.AppendDone(job.Number, i, job.Keys[i]);
-            }
-
-            journal.Write();
-            faultHook?.Invoke("journal-written");
-        }
-
-        /// <summary>The chunk's keys are done: its file and its journal records are durable. Under the gate.</summary>
-        private void MarkDone(ChunkJob job)
-        {
-            foreach (string key in job.Keys)
-            {
-                KeyState s = keys[key];
-                if ((s & KeyState.Failed) != 0)
-                {
-                    failedCount--;
-                }
-
-                keys[key] = (s & ~KeyState.Failed) | KeyState.Done;
-                doneCount++;
-            }
-        }
-
-        private static CheckpointException SaveFailed(ChunkJob job, Exception e) => e as CheckpointException
-            ?? new CheckpointException(
-                CheckpointErrorIds.CheckpointSaveFailed,
-                CheckpointMessages.Format(CheckpointMessages.SaveFailed, job.Path, job.Keys.Length, e.Message),
-                job.Path,
-                e);
-
-        /// <summary>A chunk on its way to disk: its number and path, and its keys with their payloads.</summary>
-        private sealed class ChunkJob
-        {
-            internal ChunkJob(long number, string path, string[] keys, byte[][] payloads)
-            {
-                Number = number;
-                Path = path;
-                Keys = keys;
-                Payloads = payloads;
-            }
-
-            internal long Number { get; }
-
-            internal string Path { get; }
-
-            internal string[] Keys { get; }
-
-            internal byte[][] Payloads { get; }
         }
 
         [Conditional("DEBUG")]

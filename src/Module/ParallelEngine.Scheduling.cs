@@ -1,0 +1,143 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Threading;
+
+namespace ParallelMap.Engine
+{
+    // Queueing: waking or starting workers for queued items, and handing a worker its next batch.
+    public sealed partial class ParallelEngine<TIn, TOut>
+    {
+        /// <summary>After work was queued: wake a parked worker, or start one if the throttle allows.</summary>
+        private void WakeOrSpawnLocked()
+        {
+            Debug.Assert(Monitor.IsEntered(_lock));
+            if (_stopping || _input.Count == 0) return;
+            if (_workerWait.HasSleepers)
+            {
+                if (!DeferWakeLocked()) _workerWait.WakeOne(_lock);
+                return;
+            }
+
+            // Only workers still starting will come for this item; start another while the queue
+            // holds more items than those, so a short input never opens more workers than items.
+            if (_live.Count < _options.ThrottleLimit && _input.Count > _workersBeginning && Volatile.Read(ref _disposed) == 0)
+            {
+                SpawnLocked();
+            }
+        }
+
+        /// <summary>
+        /// True when waking a parked worker for queued items would cost more than it saves: items
+        /// take a few microseconds, a worker is busy and will be back for them sooner than a parked
+        /// thread wakes (a kernel call each time), and the queue is not filling up. The caller wakes
+        /// everyone before it sleeps, and <see cref="Complete"/> does too, so nothing waits on this.
+        /// </summary>
+        private bool DeferWakeLocked()
+        {
+            int busy = _live.Count - _workersBeginning - _workerWait.Waiting;
+            return busy > 0 && _sizer.AverageTicks < _fastItemTicks && _input.Count < Math.Max(2, _options.InputCapacity / 2);
+        }
+
+        private void SpawnLocked()
+        {
+            int id = ++_nextWorkerId;
+            var slot = new WorkerSlot<TIn, TOut>(this, id);
+            _live.Add(slot);
+            _threads.Add(slot);
+            _workersBeginning++;
+            if (_broken.Count > 0) slot.Replaces = _broken.Dequeue();
+            var thread = new Thread(() => WorkerMain(slot), _options.WorkerStackSize)
+            {
+                IsBackground = true,
+                Name = _options.ThreadNamePrefix + " " + id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+            slot.Thread = thread;
+
+            // Starting a thread under the lock costs tens of microseconds, once per worker; it keeps
+            // the slot lists and the thread's existence consistent for Stop and Dispose.
+            thread.Start();
+            AssertInvariants();
+        }
+
+        private int TakeCountLocked()
+        {
+            int queued = _input.Count;
+            if (_options.BatchSize > 0) return Math.Min(_options.BatchSize, queued);
+
+            // Never take more than an even share of what is queued, so that near the end of the
+            // input no worker holds a long batch while another idles.
+            int share = Math.Max(1, queued / Math.Max(1, _live.Count));
+            int take = Math.Min(queued, Math.Min(_sizer.Current, share));
+
+            // In order, a batch's outcomes wait in the reorder window behind every earlier batch:
+            // keep all batches in flight within a quarter of the window so it never fills on them.
+            if (_window is not null) take = Math.Min(take, Math.Max(1, _reorderWindow / (4 * _options.ThrottleLimit)));
+            return take;
+        }
+
+        /// <summary>Next item for a worker: from its batch, else a new batch (publishing its buffered outcomes first).</summary>
+        private WorkEntry? TakeNext(WorkerSlot<TIn, TOut> slot)
+        {
+            lock (slot.Sync)
+            {
+                if (slot.Aborted) return null;
+                if (slot.Local.Count > 0) return StartLocked(slot, slot.Local.Dequeue());
+            }
+
+            Monitor.Enter(_lock);
+            try
+            {
+                while (true)
+                {
+                    if (!AppendPendingLocked(slot, mayWait: true)) continue;
+                    if (_stopping) return null;
+                    if (_input.Count > 0)
+                    {
+                        int n = TakeCountLocked();
+                        WorkEntry first = _input.Dequeue();
+                        lock (slot.Sync)
+                        {
+                            if (slot.Aborted)
+                            {
+                                // Timed out between the checks: the batch stays in the queue.
+                                var back = new List<WorkEntry>(_input.Count + 1) { first };
+                                back.AddRange(_input);
+                                _input.Clear();
+                                foreach (var e in back) _input.Enqueue(e);
+                                return null;
+                            }
+
+                            for (int i = 1; i < n; i++) slot.Local.Enqueue(_input.Dequeue());
+                            _callerWait.WakeOne(_lock);
+                            if (_input.Count > 0 && !DeferWakeLocked()) _workerWait.WakeOne(_lock);
+                            AssertInvariants();
+                            return StartLocked(slot, first);
+                        }
+                    }
+
+                    if (_inputCompleted && _delayed.Count == 0) return null;
+                    _workerWait.ParkLocked(_lock, Timeout.Infinite);
+                }
+            }
+            finally
+            {
+                Monitor.Exit(_lock);
+            }
+        }
+
+        /// <summary>Marks an item running on a slot (slot lock held).</summary>
+        private WorkEntry StartLocked(WorkerSlot<TIn, TOut> slot, WorkEntry e)
+        {
+            e.Attempts++;
+            Volatile.Write(ref e.Token, (e.Attempts * 4) + RunningState);
+            slot.Current = e;
+            slot.CurrentAttempt = e.Attempts;
+            slot.CurrentStart = Stopwatch.GetTimestamp();
+            return e;
+        }
+
+        private static bool TryClaim(WorkEntry e, int attempt) =>
+            Interlocked.CompareExchange(ref e.Token, (attempt * 4) + ClaimedState, (attempt * 4) + RunningState) == (attempt * 4) + RunningState;
+    }
+}

@@ -1,0 +1,33 @@
+using System;
+using System.Collections.Generic;
+
+namespace ParallelMap.Engine
+{
+    // The item record the scheduler passes around.
+    public sealed partial class ParallelEngine<TIn, TOut>
+    {
+        /// <summary>One submitted item on its way through the engine.</summary>
+        internal sealed class WorkEntry
+        {
+            internal readonly long Sequence;
+            internal readonly TIn Input;
+
+            /// <summary>Attempts started.</summary>
+            internal int Attempts;
+
+            /// <summary>attempt × 4 + state; the compare-and-swap that decides who reports the attempt.</summary>
+            internal int Token;
+
+            /// <summary>When a scheduled retry is due, in engine clock ticks.</summary>
+            internal long DueTicks;
+
+            internal List<Exception>? PreviousErrors;
+
+            internal WorkEntry(long sequence, TIn input)
+            {
+                Sequence = sequence;
+                Input = input;
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+using System.Collections.Generic;
+using System.Threading;
+
+namespace ParallelMap.Engine
+{
+    /// <summary>The engine's bookkeeping for one worker and its thread.</summary>
+    internal sealed class WorkerSlot<TIn, TOut> : IRecordPublisher
+    {
+        internal readonly ParallelEngine<TIn, TOut> Core;
+        internal readonly int Id;
+
+        /// <summary>Guards <see cref="Local"/>, <see cref="Current"/> and the attempt fields against the watchdog and Stop.</summary>
+        internal readonly object Sync = new object();
+
+        /// <summary>The rest of the batch this worker took (Sync).</summary>
+        internal readonly Queue<ParallelEngine<TIn, TOut>.WorkEntry> Local = new Queue<ParallelEngine<TIn, TOut>.WorkEntry>();
+
+        /// <summary>Outcomes finished and not yet published (Sync; the caller takes them before it sleeps).</summary>
+        internal readonly List<object> Pending = new List<object>();
+
+        internal readonly CancellationTokenSource AbortSource = new CancellationTokenSource();
+        internal readonly ItemContext<TOut> Context;
+        internal Thread? Thread;
+        internal Worker<TIn, TOut>? Worker;
+
+        /// <summary>The discarded worker this one replaces, until the source has been asked for the replacement.</summary>
+        internal Worker<TIn, TOut>? Replaces;
+        internal ParallelEngine<TIn, TOut>.WorkEntry? Current;
+        internal int CurrentAttempt;
+        internal long CurrentStart;
+        internal long PendingSince;
+
+        /// <summary>Set once the worker must take no more items (timed out, stopped, exiting).</summary>
+        internal volatile bool Aborted;
+
+        /// <summary>Set once the worker was interrupted (timeout or stop): shutdown waits for it only so long.</summary>
+        internal volatile bool AbortRequested;
+
+        internal WorkerSlot(ParallelEngine<TIn, TOut> core, int id)
+        {
+            Core = core;
+            Id = id;
+            Context = new ItemContext<TOut>(this);
+        }
+
+        void IRecordPublisher.PublishItemRecord(object record)
+        {
+            var current = Current;
+            var rec = current is null
+                ? new WorkerRecord<TIn>(-1, default!, 0, Id, record)
+                : new WorkerRecord<TIn>(current.Sequence, current.Input, CurrentAttempt, Id, record);
+            Core.PublishRecord(this, rec);
+        }
+    }
+}
