@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.IO;
 using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
@@ -16,7 +15,7 @@ namespace ParallelMap.Commands
     /// </summary>
     internal static class ModuleCommands
     {
-        /// <summary>The help file the manifest's module ships next to the assembly (PlatyPS MAML).</summary>
+        /// <summary>The MAML help file the module ships (in its culture folders), by name as a module's cmdlets name it.</summary>
         private const string HelpFileName = "ParallelMap.dll-Help.xml";
 
         private static readonly Lazy<IReadOnlyList<(string Name, Type Type)>> Cmdlets = new Lazy<IReadOnlyList<(string, Type)>>(Find);
@@ -25,12 +24,10 @@ namespace ParallelMap.Commands
         internal static void AddTo(InitialSessionState iss)
         {
             var present = new HashSet<string>(iss.Commands.Select(c => c.Name), StringComparer.OrdinalIgnoreCase);
-            string? dir = Path.GetDirectoryName(typeof(ModuleCommands).Assembly.Location);
-            string? help = dir is null ? null : Path.Combine(dir, HelpFileName);
             foreach (var (name, type) in Cmdlets.Value)
             {
                 if (present.Contains(name)) continue;
-                iss.Commands.Add(new SessionStateCmdletEntry(name, type, help is not null && File.Exists(help) ? help : null));
+                iss.Commands.Add(new SessionStateCmdletEntry(name, type, HelpFileName));
             }
         }
 
