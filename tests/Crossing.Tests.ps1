@@ -105,6 +105,15 @@ function Test-Caller { param(`$n) 1..`$n | ForEach-Object { `$_ * 2 } }
         $errs[0].TargetObject | Should -Be $bad
     }
 
+    It 'refuses a piped custom object with a script block property, and runs plain custom objects' {
+        $bad = [pscustomobject]@{ Name = 'bad'; Run = { 'ran' } }
+        $r = [pscustomobject]@{ Name = 'a' }, $bad, [pscustomobject]@{ Name = 'b' } | Invoke-ParallelMap { $_.Name } -ErrorVariable errs -ErrorAction SilentlyContinue
+        ($r | Sort-Object) | Should -Be 'a', 'b'
+        $errs.Count | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'NestedScriptBlockNotSupported*'
+        $errs[0].Exception.Message | Should -BeLike '*.Run*'
+    }
+
     It 'still shares other -Variable and $using: values by reference' {
         $bag = [System.Collections.Concurrent.ConcurrentBag[int]]::new()
         $table = @{ list = [System.Collections.Generic.List[int]]::new() }
