@@ -61,17 +61,17 @@ namespace ParallelMap.Engine.Checkpoint
     /// <summary>Reads a chunk file entry by entry, checking each entry it returns; never more than one payload in memory.</summary>
     internal sealed class ChunkReader : IDisposable
     {
-        private readonly FileStream file;
+        private readonly FileStream _file;
 
-        private readonly byte[] word = new byte[8];
+        private readonly byte[] _word = new byte[8];
 
-        private readonly long length;
+        private readonly long _length;
 
         private ChunkReader(string path, FileStream file)
         {
             Path = path;
-            this.file = file;
-            length = file.Length;
+            _file = file;
+            _length = file.Length;
         }
 
         public string Path { get; }
@@ -150,10 +150,10 @@ namespace ParallelMap.Engine.Checkpoint
                     reader.Skip();
                 }
 
-                long end = reader.file.Position;
-                if (end != reader.length)
+                long end = reader._file.Position;
+                if (end != reader._length)
                 {
-                    throw reader.Damage(end, CheckpointMessages.Format(CheckpointMessages.ChunkTrailingBytes, reader.length - end));
+                    throw reader.Damage(end, CheckpointMessages.Format(CheckpointMessages.ChunkTrailingBytes, reader._length - end));
                 }
             }
         }
@@ -161,23 +161,23 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Skips the next entry without reading its payload.</summary>
         public void Skip()
         {
-            long at = file.Position;
+            long at = _file.Position;
             int keyLength = ReadLength(at);
-            file.Seek(keyLength, SeekOrigin.Current);
+            _file.Seek(keyLength, SeekOrigin.Current);
             int payloadLength = ReadLength(at);
-            if (file.Position + payloadLength + 4 > length)
+            if (_file.Position + payloadLength + 4 > _length)
             {
                 throw Damage(at, CheckpointMessages.ChunkTruncated);
             }
 
-            file.Seek(payloadLength + 4L, SeekOrigin.Current);
+            _file.Seek(payloadLength + 4L, SeekOrigin.Current);
             Position++;
         }
 
         /// <summary>Reads and checks the next entry.</summary>
         public void Read(out string key, out byte[] payload)
         {
-            long at = file.Position;
+            long at = _file.Position;
             int keyLength = ReadLength(at);
             var keyBytes = new byte[keyLength];
             if (!TryReadExactly(keyBytes, 0, keyLength))
@@ -187,21 +187,21 @@ namespace ParallelMap.Engine.Checkpoint
 
             int payloadLength = ReadLength(at);
             payload = new byte[payloadLength];
-            if (!TryReadExactly(payload, 0, payloadLength) || !TryReadExactly(word, 4, 4))
+            if (!TryReadExactly(payload, 0, payloadLength) || !TryReadExactly(_word, 4, 4))
             {
                 throw Damage(at, CheckpointMessages.ChunkTruncated);
             }
 
-            ChunkFile.PutInt(word, keyLength);
-            uint crc = Crc32.Compute(word, 0, 4);
+            ChunkFile.PutInt(_word, keyLength);
+            uint crc = Crc32.Compute(_word, 0, 4);
             crc = Crc32.Append(crc, keyBytes, 0, keyLength);
-            ChunkFile.PutInt(word, payloadLength);
-            crc = Crc32.Append(crc, word, 0, 4);
+            ChunkFile.PutInt(_word, payloadLength);
+            crc = Crc32.Append(crc, _word, 0, 4);
             crc = Crc32.Append(crc, payload, 0, payloadLength);
-            ChunkFile.PutInt(word, unchecked((int)crc));
+            ChunkFile.PutInt(_word, unchecked((int)crc));
             for (int i = 0; i < 4; i++)
             {
-                if (word[i] != word[4 + i])
+                if (_word[i] != _word[4 + i])
                 {
                     throw Damage(at, CheckpointMessages.ChunkChecksum);
                 }
@@ -219,20 +219,20 @@ namespace ParallelMap.Engine.Checkpoint
             Position++;
         }
 
-        public void Dispose() => file.Dispose();
+        public void Dispose() => _file.Dispose();
 
         internal CheckpointException Damage(long offset, string problem)
             => CheckpointException.Corrupt(Path, offset, CheckpointMessages.Format(CheckpointMessages.ChunkDamaged, Path, offset, problem));
 
         private int ReadLength(long entryOffset)
         {
-            if (!TryReadExactly(word, 0, 4))
+            if (!TryReadExactly(_word, 0, 4))
             {
                 throw Damage(entryOffset, CheckpointMessages.ChunkTruncated);
             }
 
-            int n = ChunkFile.GetInt(word, 0);
-            if (n < 0 || file.Position + n > length)
+            int n = ChunkFile.GetInt(_word, 0);
+            if (n < 0 || _file.Position + n > _length)
             {
                 throw Damage(entryOffset, CheckpointMessages.ChunkBadLength);
             }
@@ -244,7 +244,7 @@ namespace ParallelMap.Engine.Checkpoint
         {
             while (count > 0)
             {
-                int got = file.Read(target, offset, count);
+                int got = _file.Read(target, offset, count);
                 if (got <= 0)
                 {
                     return false;
