@@ -2,7 +2,7 @@
 .SYNOPSIS
     Builds, tests and packages the ParallelMap module.
 .DESCRIPTION
-    Tasks: Clean, Restore (the pinned Pester into out/tools), Build (the module into
+    Tasks: Clean, Restore (the pinned Pester into out/tools), Build (the module and its help into
     out/ParallelMap), Test (xunit and Pester against the built module; restores Pester first),
     Package (a zip of out/ParallelMap), Install (copies the built module into the current user's
     module folder, the first entry of $env:PSModulePath). -Test is short for -Task Build, Test.
@@ -90,22 +90,15 @@ function Invoke-Build {
         Copy-Item (Join-Path $bin $file) $moduleOut
     }
 
+    # Help in every build, from docs/ by our own converters (tools/), so no build needs platyPS:
+    # MAML for the cmdlets (the docs whose front matter names an external help file) and the
+    # about topic as text.
     $help = Join-Path $moduleOut 'en-US'
-    $null = New-Item -ItemType Directory -Path $help
-    $about = Join-Path $root 'docs/about_ParallelMap.md'
-    if (Get-Module -ListAvailable -Name platyPS) {
-        Import-Module platyPS
-        $cmdletDocs = @(Get-ChildItem (Join-Path $root 'docs') -Filter '*-*.md' | Where-Object { $_.BaseName -cmatch '^[A-Z][a-z]+-[A-Za-z]+$' })
-        if ($cmdletDocs.Count -gt 0) { $null = New-ExternalHelp -Path $cmdletDocs.FullName -OutputPath $help -Force }
-        if (Test-Path $about) { $null = New-ExternalHelp -Path $about -OutputPath $help -Force }
-    }
-    else {
-        Write-Warning 'platyPS is not installed: the module is built without MAML help (Get-Help shows syntax only).'
-        if (Test-Path $about) {
-            # about_ topics are plain text; without platyPS ship the markdown text as is.
-            Copy-Item $about (Join-Path $help 'about_ParallelMap.help.txt')
-        }
-    }
+    $docs = Join-Path $root 'docs'
+    $cmdletDocs = @(Get-ChildItem $docs -Filter '*.md' | Where-Object { (Get-Content -LiteralPath $_.FullName -TotalCount 10) -match '^external help file:\s*\S' })
+    if ($cmdletDocs.Count -eq 0) { throw "No cmdlet help in $docs (markdown with an 'external help file' front matter)." }
+    $null = & (Join-Path $root 'tools/ConvertTo-MamlHelp.ps1') -Path $cmdletDocs.FullName -OutputPath $help
+    $null = & (Join-Path $root 'tools/ConvertTo-AboutHelp.ps1') -Path (Join-Path $docs 'about_ParallelMap.md') -OutputPath $help
 
     Write-Host "Built $moduleOut"
 }

@@ -74,6 +74,43 @@ BeforeAll {
         $docs
     }
 
+    # Text as a reader sees it, for comparing the docs with the shipped help: emphasis markers and
+    # link targets dropped, fence lines dropped, whitespace (line breaks, wrapping) collapsed.
+    function ConvertTo-Comparable([string] $Text) {
+        $Text = $Text -replace '(?m)^\s*```.*$', ''
+        $Text = $Text -replace '\*\*(.+?)\*\*', '$1'
+        $Text = $Text -replace '(?<!!)\[([^\]]+)\]\([^)\s]*\)', '$1'
+        ($Text -replace '\s+', ' ').Trim()
+    }
+
+    # The "### " entries of the EXAMPLES section, each with its title and the code of its fenced
+    # blocks (joined by a blank line, as platyPS joins them), read line by line so that a '#' line
+    # inside a code block is code.
+    function Get-ExampleDoc([string] $Text) {
+        $inExamples = $false
+        $fence = $null
+        $current = $null
+        foreach ($line in ($Text -split '\r?\n')) {
+            if ($null -ne $fence) {
+                if ($line -match '^\s*```\s*$') { $current.Code.Add($fence -join "`n"); $fence = $null } else { $fence.Add($line) }
+                continue
+            }
+            if ($line -match '^\s*```') {
+                if ($null -ne $current) { $fence = [System.Collections.Generic.List[string]]::new() }
+                continue
+            }
+            if ($line -match '^## (.*)$') {
+                $inExamples = $Matches[1].Trim() -eq 'EXAMPLES'
+                if ($null -ne $current) { $current; $current = $null }
+            }
+            elseif ($inExamples -and $line -match '^### (.*)$') {
+                if ($null -ne $current) { $current }
+                $current = [pscustomobject]@{ Title = $Matches[1].Trim(); Code = [System.Collections.Generic.List[string]]::new() }
+            }
+        }
+        if ($null -ne $current) { $current }
+    }
+
     function Invoke-Example([string] $Code, [int] $TimeoutSeconds = 60) {
         $file = Join-Path ([System.IO.Path]::GetTempPath()) ("pm-helptest-" + [guid]::NewGuid() + '.ps1')
         Set-Content -LiteralPath $file -Encoding utf8 -Value @"
@@ -158,6 +195,51 @@ Describe 'Help of <Name>' -ForEach $Cmdlets {
     }
 }
 
+# The help the built module ships (MAML made by build.ps1 from docs/*.md) must say what the docs
+# say: a missing, stale or thinner MAML fails here. Get-Help without MAML still answers, with a
+# synopsis made of the syntax, parameters without descriptions and no examples.
+Describe 'Shipped help of <Name>' -ForEach $Cmdlets {
+    BeforeAll {
+        $path = Join-Path $DocsDir "$Name.md"
+        $text = if (Test-Path -LiteralPath $path) { Get-Content -LiteralPath $path -Raw } else { '' }
+        $parameterDocs = Get-ParameterDoc $text
+        $help = Get-Help $Name -Full
+    }
+
+    It 'has the synopsis of the doc' {
+        $text | Should -Not -BeNullOrEmpty -Because "docs/$Name.md is needed"
+        ConvertTo-Comparable $help.Synopsis | Should -BeExactly (ConvertTo-Comparable (Get-Section $text 'SYNOPSIS'))
+    }
+
+    It 'has the description of the doc' {
+        $shown = @($help.description | ForEach-Object Text) -join ' '
+        ConvertTo-Comparable $shown | Should -BeExactly (ConvertTo-Comparable (Get-Section $text 'DESCRIPTION'))
+    }
+
+    It 'lists the parameters of the doc' {
+        $shown = @($help.parameters.parameter | ForEach-Object name | Sort-Object)
+        $shown | Should -Be @($parameterDocs.Keys | Sort-Object)
+    }
+
+    It 'describes -<Parameter> as the doc does' -ForEach $Parameters {
+        $shown = @($help.parameters.parameter | Where-Object name -EQ $Parameter)
+        $shown.Count | Should -Be 1 -Because "Get-Help $Name -Full should list -$Parameter"
+        $description = ConvertTo-Comparable (@($shown[0].description | ForEach-Object Text) -join ' ')
+        $description | Should -Not -BeNullOrEmpty -Because "Get-Help should describe -$Parameter"
+        $description | Should -BeExactly (ConvertTo-Comparable $parameterDocs[$Parameter])
+    }
+
+    It 'shows every example of the doc with its code (Get-Help -Examples)' {
+        $docExamples = @(Get-ExampleDoc $text)
+        $shown = @((Get-Help $Name -Examples).examples.example)
+        $shown.Count | Should -Be $docExamples.Count
+        for ($i = 0; $i -lt $docExamples.Count; $i++) {
+            $shown[$i].title | Should -Match ([regex]::Escape($docExamples[$i].Title))
+            ($shown[$i].code -replace '\r\n', "`n").Trim() | Should -BeExactly ($docExamples[$i].Code -join "`n`n").Trim() -Because "example $($i + 1) of $Name should show the code of the doc"
+        }
+    }
+}
+
 Describe 'The about topic' {
     It 'has docs/about_ParallelMap.md without placeholders' {
         $path = Join-Path $DocsDir 'about_ParallelMap.md'
@@ -165,6 +247,30 @@ Describe 'The about topic' {
         $text = Get-Content -LiteralPath $path -Raw
         $text | Should -Match '(?m)^## about_ParallelMap\s*$'
         $text | Should -Not -Match '\{\{'
+    }
+}
+
+Describe 'The shipped about topic' {
+    BeforeAll {
+        $markdown = Get-Content -LiteralPath (Join-Path $DocsDir 'about_ParallelMap.md') -Raw
+        $shown = (Get-Help about_ParallelMap -ErrorAction Stop | Out-String)
+    }
+
+    It 'is text laid out as a help topic, not markdown' {
+        $shown | Should -Match '^\s*TOPIC\s+about_ParallelMap\b'
+        $shown | Should -Match '(?m)^SHORT DESCRIPTION\s*$'
+        $shown | Should -Not -Match '(?m)^#'
+    }
+
+    It 'says everything docs/about_ParallelMap.md says' {
+        $comparable = ConvertTo-Comparable $shown
+        # Each block of the markdown (paragraph, list item, code, heading), after its first two
+        # headings (the module and the topic name), must be in the topic; headings are upper-cased.
+        $blocks = @([regex]::Split(($markdown -replace '(?m)^#+[ \t]+(.*)$', "`n`$1`n"), '\r?\n\s*\r?\n') |
+                ForEach-Object { ConvertTo-Comparable $_ } | Where-Object { $_ } | Select-Object -Skip 2)
+        $blocks.Count | Should -BeGreaterThan 20
+        $missing = @($blocks | Where-Object { $comparable.IndexOf($_, [System.StringComparison]::OrdinalIgnoreCase) -lt 0 })
+        $missing | Should -BeNullOrEmpty -Because 'Get-Help about_ParallelMap should show the whole of docs/about_ParallelMap.md'
     }
 }
 
