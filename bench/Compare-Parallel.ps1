@@ -6,7 +6,9 @@
     Every comparison runs in this one process, interleaved (the contenders of a figure take
     turns, in a rotated order each round) and repeated; each contender's median is used.
     Prints one `name: value` line per figure (lines starting with # are commentary), writes a
-    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg.
+    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg (the
+    tracked record of the last full run); a -Quick run writes out/bench/quick-latest.md and
+    out/bench/quick-chart.svg instead (out/ is not tracked), so it never rewrites that record.
 
     Figures and targets:
       trivial_vs_foreach_parallel  items/s of { $_ } at throttle 2, ours over ForEach-Object -Parallel's  >= 50
@@ -16,6 +18,8 @@
       stream_1m_peak_mb            peak working-set growth while 1,000,000 items stream through          <= 100
       stream_100k_peak_mb          the same at 100,000 items: about equal if memory stays flat          <= 100
       first_result_ms              time to the first output, 1..1000 with a 1 ms body                     <= 100
+      big_item_first_result_ms     2 items writing 1,000,000 objects each at throttle 2: first output    <= 100
+      big_item_peak_mb             the same: peak working-set growth while they stream through          <= 200
       resumable_vs_map             Start-ResumableBatch items/s over Invoke-ParallelMap's (target >= 0.5)
 
     Peer modules (SplitPipeline, PoshRSJob, ThreadJob) are measured when Get-Module
@@ -29,9 +33,11 @@
     Rounds per figure (at least 3; the CPU and first-result figures use at least 5); the
     median of each contender is reported.
 .PARAMETER ResultPath
-    Where the markdown table goes. Default: results/latest.md next to this script.
+    Where the markdown table goes. Default: results/latest.md next to this script, or with
+    -Quick ../out/bench/quick-latest.md.
 .PARAMETER ChartPath
-    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script.
+    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script, or with
+    -Quick ../out/bench/quick-chart.svg.
 .EXAMPLE
     pwsh bench/Compare-Parallel.ps1 -Quick
 .EXAMPLE
@@ -47,10 +53,15 @@ param(
     [ValidateRange(3, 100)]
     [int] $Repeat = 3,
 
-    [string] $ResultPath = (Join-Path $PSScriptRoot 'results/latest.md'),
+    [string] $ResultPath,
 
-    [string] $ChartPath = (Join-Path $PSScriptRoot '../docs/bench-chart.svg')
+    [string] $ChartPath
 )
+
+# Only a full run updates the tracked record (bench/results/latest.md, docs/bench-chart.svg).
+$quickOut = Join-Path $PSScriptRoot '../out/bench'
+if (-not $ResultPath) { $ResultPath = if ($Quick) { Join-Path $quickOut 'quick-latest.md' } else { Join-Path $PSScriptRoot 'results/latest.md' } }
+if (-not $ChartPath) { $ChartPath = if ($Quick) { Join-Path $quickOut 'quick-chart.svg' } else { Join-Path $PSScriptRoot '../docs/bench-chart.svg' } }
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -428,6 +439,32 @@ Add-Figure 'stream_1m_peak_mb' $r['ours 1M'].PeakMB 'MB' '<=' 100 $peerText "$gc
 Add-Figure 'stream_100k_peak_mb' $r['ours 100k'].PeakMB 'MB' '<=' 100 $peerText "1M over 100k: $(Format-Num ($r['ours 1M'].PeakMB - $r['ours 100k'].PeakMB) 1) MB more for 10x the items"
 
 # ---------------------------------------------------------------------------------------------
+# big items: 2 items that each write 1,000,000 objects, at throttle 2. An item's outputs stream
+# down the pipeline as it writes them, so neither the first output nor the memory waits for the
+# item to end.
+
+$nBig = 1000000
+Write-Host "# big items: 1..2 | ... -ThrottleLimit 2 { foreach (`$i in 1..$nBig) { `$i } } | Measure-Object, first output and peak growth"
+$bigBody = { foreach ($i in 1..1000000) { $i } }
+$contenders = @(
+    @{ Name = 'ours'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 | Measure-Object).Count } }
+    @{ Name = 'foreach-parallel'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 | Measure-Object).Count } }
+)
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'big' $r $null
+$bigFirst = [Collections.Generic.List[double]]::new()
+$bigFirstFep = [Collections.Generic.List[double]]::new()
+for ($round = 0; $round -lt $Repeat; $round++) {
+    Clear-Heap
+    $bigFirst.Add((Measure-FirstOutput { 1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 }).First)
+    Clear-Heap
+    $bigFirstFep.Add((Measure-FirstOutput { 1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 }).First)
+}
+$details.Add("big / first output at (ours) " + (($bigFirst | ForEach-Object { Format-Num $_ 1 }) -join ', ') + " ms; (foreach-parallel) " + (($bigFirstFep | ForEach-Object { Format-Num $_ 1 }) -join ', ') + ' ms')
+Add-Figure 'big_item_first_result_ms' (Get-Median $bigFirst.ToArray()) 'ms' '<=' 100 "foreach-parallel: $(Format-Num (Get-Median $bigFirstFep.ToArray())) ms" "2 items x $nBig objects at throttle 2, Select-Object -First 1 stopping the run"
+Add-Figure 'big_item_peak_mb' $r['ours'].PeakMB 'MB' '<=' 200 "foreach-parallel: $(Format-Num $r['foreach-parallel'].PeakMB 1) MB" "whole run took $(Format-Num ($r['ours'].Ms / 1000)) s (foreach-parallel $(Format-Num ($r['foreach-parallel'].Ms / 1000)) s); $gcNote"
+
+# ---------------------------------------------------------------------------------------------
 # first_result_ms: 1..1000 with a 1 ms body; a stopwatch read on the first object downstream.
 
 Write-Host "# first result: 1..1000 | ... { Start-Sleep -Milliseconds 1; `$_ } | (stopwatch on first object) | Select-Object -First 1"
@@ -496,7 +533,8 @@ foreach ($f in $figures) {
     $v = if ([double]::IsNaN($f.Value)) { 'n/a' } else { (Format-Num $f.Value) + $(if ($f.Unit -ne 'x') { " $($f.Unit)" }) }
     $null = $md.AppendLine("| $($f.Name) | $v | $(Format-Target $f) | $(Format-Result $f) | $(Format-Cell $f.Peers) | $(Format-Cell $f.Notes) |")
 }
-$null = $md.AppendLine().AppendLine('![chart](../../docs/bench-chart.svg)').AppendLine()
+$chartLink = [System.IO.Path]::GetRelativePath([System.IO.Path]::GetDirectoryName([System.IO.Path]::GetFullPath($ResultPath)), [System.IO.Path]::GetFullPath($ChartPath)).Replace('\', '/')
+$null = $md.AppendLine().AppendLine("![chart]($chartLink)").AppendLine()
 $null = $md.AppendLine('## Raw times').AppendLine()
 foreach ($d in $details) { $null = $md.AppendLine("- $d") }
 $resultDir = Split-Path -Parent $ResultPath

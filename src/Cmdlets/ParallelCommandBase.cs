@@ -151,6 +151,7 @@ namespace ParallelMap.Commands
         private protected virtual string PrepareItemScript(Dictionary<string, object?> usingValues)
         {
             // ScriptPreparer refuses an empty script (nothing but comments or white space).
+            MandatoryParameterCheck.ThrowIfUnbindable(ItemScriptBlock);
             return ScriptPreparer.Prepare(ItemScriptBlock, SessionState, usingValues).ItemScript;
         }
 
@@ -460,7 +461,7 @@ namespace ParallelMap.Commands
         {
             if (outcome.Status == ItemStatus.TimedOut)
             {
-                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOutNamed, UserText.DescribeItem(outcome.Input), TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
                 yield break;
             }
 
@@ -502,6 +503,10 @@ namespace ParallelMap.Commands
                 case ProgressRecord p:
                     if (p.ParentActivityId < 0 && _progressShown) p.ParentActivityId = _progressId;
                     WriteProgress(p);
+                    break;
+                case ItemOutputs<object?> outputs:
+                    // Outputs a big item passed on while it runs (RunspaceWorker streams them).
+                    WriteOutputs(outputs.Values);
                     break;
                 case EndOutput o:
                     WriteEndOutput(o.Value);

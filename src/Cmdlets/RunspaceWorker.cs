@@ -65,6 +65,12 @@ namespace ParallelMap.Commands
             "$__pmBlock = [scriptblock]::Create($__pmText)\n" +
             "$__pmRelay.Drive($__pmLoop, { & $__pmBlock }, $ExecutionContext)\n";
 
+        /// <summary>
+        /// Outputs an item may hold before they are passed on while it runs. Small items (almost
+        /// all) never reach it, so their outputs keep travelling with their outcome, in one hand-off.
+        /// </summary>
+        private const int StreamChunk = 256;
+
         private readonly RunspaceSetup _setup;
         private readonly Relay _relay;
         private Runspace? _runspace;
@@ -191,10 +197,32 @@ namespace ParallelMap.Commands
             {
                 // The user's end block, if any, runs once per runspace.
                 _context = null;
-                foreach (object? o in _pipe.End()) EmitRecord(new EndOutput(o));
+                Array ended;
+                try
+                {
+                    ended = _pipe.End();
+                }
+                catch (Exception e) when (Volatile.Read(ref _aborted) == 0 && !(e is PipelineStoppedException))
+                {
+                    // Left to escape, it would reach the driver script as "Exception calling
+                    // "Drive" with "3" argument(s)": say whose code failed, with its message.
+                    EmitRecord(EndBlockFailure(e));
+                    ended = Array.Empty<object>();
+                }
+
+                foreach (object? o in ended) EmitRecord(new EndOutput(o));
                 _pipe.Dispose();
                 _pipe = null;
             }
+        }
+
+        /// <summary>The error record of a throw in the user's end {} block, with the thrown message (the original exception inside).</summary>
+        private static ErrorRecord EndBlockFailure(Exception e)
+        {
+            ErrorRecord? inner = (e as IContainsErrorRecord)?.ErrorRecord;
+            string message = inner?.Exception?.Message ?? e.Message;
+            var record = new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.EndBlockFailed, message), e), Strings.CleanupFailedId, inner?.CategoryInfo.Category ?? ErrorCategory.NotSpecified, inner?.TargetObject);
+            return record;
         }
 
         private void OpenPipe()
@@ -406,6 +434,17 @@ namespace ParallelMap.Commands
             if (_context is not null)
             {
                 _outputs.Add(value);
+
+                // A big item's outputs go down the pipeline as it writes them, a chunk at a time
+                // (the engine blocks this thread while the caller's outbox is full), instead of
+                // being held until the item ends: two items of a million objects each would
+                // otherwise hold both millions. Resumable batches record an item's results whole,
+                // and ordered runs cannot pass an item ahead of earlier ones (CanStream is false).
+                if (_outputs.Count >= StreamChunk && _setup.ResultDepth is null && _context.CanStream)
+                {
+                    _context.Stream(_outputs.ToArray());
+                    _outputs.Clear();
+                }
             }
             else
             {
