@@ -118,7 +118,8 @@ namespace ParallelMap.Commands
         {
             if (_blocksMode) return;
             if (!ReceivesInput) return;
-            SubmitItem(InputObject);
+            object? item = InputObject;
+            if (TryTakeInput(ref item)) SubmitItem(item);
         }
 
         /// <summary>Runs the script blocks (several-blocks form), waits for everything, and returns the summary if asked.</summary>

@@ -63,6 +63,9 @@ namespace ParallelMap.Commands
                 // The same template as a call's without -Pool, less the preferences: each call sets its own.
                 InitialSessionState iss = InitialSessionState.CreateDefault();
                 SharedTables.Apply(iss);
+
+                // The module's own cmdlets, so that an item can make a nested (pooled) call.
+                ModuleCommands.AddTo(iss);
                 foreach (var pair in usingValues) iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
                 ParallelCommandBase.AddVariableEntries(iss, Variable);
                 ParallelCommandBase.AddFunctionEntries(iss, InvokeCommand, Function);

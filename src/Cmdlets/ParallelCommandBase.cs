@@ -135,6 +135,7 @@ namespace ParallelMap.Commands
         /// </summary>
         protected override void BeginProcessing()
         {
+            CallerPreferences.NeverInquire(CommandRuntime);
             try
             {
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
@@ -149,9 +150,10 @@ namespace ParallelMap.Commands
 
                 var modules = new List<string>();
                 foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(this, name));
-                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues), itemScript, init, cleanup)
+                var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, init, cleanup)
                 {
                     Modules = modules,
+                    ScriptBlockVariables = scriptBlocks,
 
                     // Relative paths in the script resolve as they would in the caller (as ForEach-Object -Parallel does).
                     WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
@@ -223,10 +225,11 @@ namespace ParallelMap.Commands
                 throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.ThrottleAbovePool, ThrottleLimit, pool.Size)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
             }
 
-            InitialSessionState callSession = BuildSessionTemplate(usingValues, forPool: true);
+            InitialSessionState callSession = BuildSessionTemplate(usingValues, out var scriptBlocks, forPool: true);
             var setup = new RunspaceSetup(pool.Template, itemScript, pool.InitializationScript, pool.CleanupScript)
             {
                 Modules = pool.Modules,
+                ScriptBlockVariables = scriptBlocks,
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
                 ResultDepth = ResultSerializationDepth,
             };
@@ -250,20 +253,32 @@ namespace ParallelMap.Commands
             _engine = ParallelEngine.CreateWithSource<object?, object?>(options, new PooledWorkerSource(setup, _lease), this);
         }
 
-        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, bool forPool = false)
+        private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, out IReadOnlyList<KeyValuePair<string, string>> scriptBlocks, bool forPool = false)
         {
             // CreateDefault, not CreateDefault2: it binds the built-in cmdlets up front, where
             // CreateDefault2 loads Microsoft.PowerShell.Utility again in each runspace on first use
             // (measured 12-23 ms of CPU per runspace, against 1-7 ms; both open in about 10 ms).
             // For a pooled call only the entries are read: an empty session costs nothing to make.
             InitialSessionState iss = forPool ? InitialSessionState.Create() : InitialSessionState.CreateDefault();
-            if (!forPool) SharedTables.Apply(iss);
-            foreach (var pair in usingValues)
+            if (!forPool)
             {
-                iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
+                SharedTables.Apply(iss);
+                ModuleCommands.AddTo(iss);
             }
 
-            AddVariableEntries(iss, Variable);
+            var variables = new List<KeyValuePair<string, object?>>();
+            if (Variable is not null)
+            {
+                foreach (DictionaryEntry entry in Variable)
+                {
+                    string name = entry.Key?.ToString() ?? string.Empty;
+                    ValidateVariableName(name);
+                    variables.Add(new KeyValuePair<string, object?>(name, entry.Value));
+                }
+            }
+
+            scriptBlocks = SharedValues.Add(iss, variables, usingValues, SessionState);
+
             AddFunctionEntries(iss, InvokeCommand, Function);
 
             // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
@@ -288,28 +303,35 @@ namespace ParallelMap.Commands
             AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
             AddPreference(iss, "DebugPreference", SwitchPreference("Debug", "DebugPreference"));
             AddPreference(iss, "ProgressPreference", EffectivePreference("ProgressAction", "ProgressPreference", ActionPreference.Continue));
+            CallerPreferences.AddShouldProcess(iss, this);
             AddToSession(iss);
             iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
             return iss;
         }
 
-        /// <summary>Adds -Variable's entries (by reference) to a runspace template; refuses a name no script could reach, or a reserved one.</summary>
+        /// <summary>Refuses a -Variable name no script could reach, or a reserved one.</summary>
+        internal static void ValidateVariableName(string name)
+        {
+            if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
+            {
+                // env:X or global:x would make a variable no script can reach.
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
+            }
+
+            if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
+            }
+        }
+
+        /// <summary>Adds -Variable's entries (by reference) to a runspace template, each name checked.</summary>
         internal static void AddVariableEntries(InitialSessionState iss, Hashtable? variable)
         {
             if (variable is null) return;
             foreach (DictionaryEntry entry in variable)
             {
                 string name = entry.Key?.ToString() ?? string.Empty;
-                if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
-                {
-                    // env:X or global:x would make a variable no script can reach.
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
-                }
-
-                if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
-                }
+                ValidateVariableName(name);
 
                 // The entry holds the object itself: every runspace sees the same instance.
                 iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
@@ -404,6 +426,14 @@ namespace ParallelMap.Commands
 
             object? v = SessionState.PSVariable.GetValue(variable);
             return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : ActionPreference.SilentlyContinue;
+        }
+
+        /// <summary>Rebinds a piped script block; refuses (error, item not run) an item holding one.</summary>
+        private protected bool TryTakeInput(ref object? item)
+        {
+            if (CrossingScriptBlocks.TryPrepareInput(ref item, out ErrorRecord? refused)) return true;
+            WriteError(refused!);
+            return false;
         }
 
         /// <summary>Submits one item (may block while delivering outcomes: backpressure on upstream input).</summary>

@@ -36,6 +36,9 @@ namespace ParallelMap.Commands
         /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
         internal int? ResultDepth { get; set; }
 
+        /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
+        internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
+
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
 
@@ -117,6 +120,7 @@ namespace ParallelMap.Commands
                     // A pool's runspace: its modules and initialization ran when it was opened.
                     SetWorkingDirectory();
                     lender.Enter(_runspace);
+                    SetScriptBlockVariables();
                     return;
                 }
             }
@@ -131,6 +135,7 @@ namespace ParallelMap.Commands
             _runspace.Name = lender?.NewRunspaceName() ?? "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
+            if (lender is null) SetScriptBlockVariables();
             SetWorkingDirectory();
 
             if (_setup.Modules.Count > 0)
@@ -149,8 +154,19 @@ namespace ParallelMap.Commands
 
             if (lender is not null)
             {
+                // After the snapshot: the call's script-block values are the call's, reset after it.
                 lender.Adopt(_runspace);
                 lender.Enter(_runspace);
+                SetScriptBlockVariables();
+            }
+        }
+
+        private void SetScriptBlockVariables()
+        {
+            foreach (var pair in _setup.ScriptBlockVariables)
+            {
+                // Made here, unbound: it runs in this runspace, never in the caller's.
+                _runspace!.SessionStateProxy.PSVariable.Set(pair.Key, ScriptBlock.Create(pair.Value));
             }
         }
 

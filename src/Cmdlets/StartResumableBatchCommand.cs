@@ -314,6 +314,13 @@ namespace ParallelMap.Commands
                 return;
             }
 
+            // Before ShouldRun, which counts the key as seen in this run.
+            if (!TryTakeInput(ref item))
+            {
+                _rejected++;
+                return;
+            }
+
             bool run;
             try
             {

@@ -25,6 +25,7 @@ namespace ParallelMap.Commands
         internal const string KeyRequiredId = "KeyRequired";
         internal const string KeyInvalidId = "KeyInvalid";
         internal const string KeyScriptFailedId = "KeyScriptFailed";
+        internal const string NestedScriptBlockId = "NestedScriptBlockNotSupported";
 
         // Messages
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
@@ -34,6 +35,8 @@ namespace ParallelMap.Commands
         internal const string VariableNameReserved = "The variable name '{0}' is reserved: it is an automatic variable, or begins with the module's private prefix '__pm'.";
         internal const string VariableNameInvalid = "The variable name '{0}' is not valid for -Variable: give a plain name, without a scope or drive such as 'global:' or 'env:', and not blank.";
         internal const string UsingVariableNotDefined = "The variable '$using:{0}' refers to '${0}', which is not defined in the calling scope.";
+        internal const string NestedScriptBlock = "{0} holds a script block at {1}. A script block is bound to the runspace that made it and must not run on the worker threads: one given on its own ($using:f, -Variable @{{ f = $f }}, or piped in) is rebound to each runspace, but one inside a hashtable, an array or an object cannot be without copying a value that is shared by reference. Pass the script block on its own, or its text ($f.ToString()) and make it with [scriptblock]::Create in the script.";
+        internal const string PipedItem = "The piped item";
         internal const string InitializationFailed = "The initialization of a runspace failed: {0}";
         internal const string CleanupFailed = "The cleanup of a runspace failed: {0}";
         internal const string WorkerFailed = "A runspace failed outside any item: {0}";
