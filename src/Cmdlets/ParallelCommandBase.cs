@@ -94,6 +94,20 @@ namespace ParallelMap.Commands
         [ValidateRange(0L, long.MaxValue)]
         public long TotalCount { get; set; } = -1;
 
+        /// <summary>Where each worker lives: a runspace in this process (default) or a child PowerShell process.</summary>
+        [Parameter]
+        public WorkerIsolation Isolation { get; set; } = WorkerIsolation.Runspace;
+
+        /// <summary>With -Isolation Process: a worker process is replaced by a fresh one after this many items.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxItemsPerWorker { get; set; }
+
+        /// <summary>With -Isolation Process: a worker process whose working set grew past this many megabytes is replaced after its current item.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxWorkerMemoryMB { get; set; }
+
         /// <summary>When set, results are serialized to CliXml at this depth on the worker threads (see <see cref="ItemOutcome{TIn, TOut}.Attachment"/>).</summary>
         private protected virtual int? ResultSerializationDepth => null;
 
@@ -117,6 +131,7 @@ namespace ParallelMap.Commands
         {
             try
             {
+                ProcessWorkerSource.CheckParameters(Isolation, MyInvocation.BoundParameters);
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
                 string itemScript = PrepareItemScript(usingValues);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
@@ -132,8 +147,13 @@ namespace ParallelMap.Commands
                     ResultDepth = ResultSerializationDepth,
                 };
                 var options = BuildOptions();
+
+                // A batch handed to a worker process costs a round trip to it: hand over more at once.
+                if (Isolation == WorkerIsolation.Process && BatchSize == 0) options.TargetBatchDuration = ProcessWorkerSource.TargetBatchDuration;
                 _progressId = Math.Abs(GetHashCode() % 100000) + 1;
-                _engine = ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
+                _engine = Isolation == WorkerIsolation.Process
+                    ? ParallelEngine.CreateWithSource<object?, object?>(options, ProcessWorkerSource.For(setup, MaxItemsPerWorker, MaxWorkerMemoryMB), this)
+                    : ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
             }
             catch (CommandErrorException e)
             {
@@ -420,6 +440,12 @@ namespace ParallelMap.Commands
             if (outcome.Status == ItemStatus.TimedOut)
             {
                 yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOut, TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield break;
+            }
+
+            if (outcome.Error is ProcessWorkerExitedException exited)
+            {
+                yield return new ErrorRecord(exited, ProcessStrings.WorkerProcessExitedId, ErrorCategory.ResourceUnavailable, outcome.Input);
                 yield break;
             }
 
