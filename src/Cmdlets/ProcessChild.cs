@@ -257,6 +257,30 @@ namespace ParallelMap.Commands
         /// <summary>Closes the runspace and makes sure the process is gone.</summary>
         internal void Dispose()
         {
+            if (IsDead)
+            {
+                // Disposing the PowerShell of a dead child waits for a stop that no process will
+                // ever acknowledge: kill first, and let a pool thread release the client objects.
+                Kill();
+                System.Threading.Tasks.Task.Run(ReleaseClient);
+                return;
+            }
+
+            ReleaseClient();
+            try
+            {
+                if (ProcessId != 0 && !Process.WaitForExit(2000)) Kill();
+            }
+            catch (Exception)
+            {
+                // The process object is unusable; kill by every other means.
+            }
+
+            Kill();
+        }
+
+        private void ReleaseClient()
+        {
             try
             {
                 _driver?.Dispose();
@@ -274,18 +298,6 @@ namespace ParallelMap.Commands
             {
                 // A broken runspace may fail to close.
             }
-
-            try
-            {
-                if (ProcessId != 0 && !Process.WaitForExit(2000)) Kill();
-            }
-            catch (Exception)
-            {
-                Kill();
-            }
-
-            Kill();
-            _events.Dispose();
         }
 
         private bool SafeHasExited()
