@@ -32,11 +32,30 @@ Describe 'Invoke-ParallelRun' {
         $s.GetType().Name | Should -Be 'ParallelRunSummary'
     }
 
-    It 'reports a failed item with ItemFailed and the item as target' {
+    It 'reports a failed item with its own error id and the item as target' {
         1..3 | Invoke-ParallelRun { if ($_ -eq 2) { throw 'two' } } -ErrorVariable errs -ErrorAction SilentlyContinue
         $errs.Count | Should -Be 1
-        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+        $errs[0].FullyQualifiedErrorId | Should -Be 'two'
         $errs[0].TargetObject | Should -Be 2
+    }
+
+    It 'counts an item that wrote a non-terminating error as succeeded, and shows the error as it is (issue 10)' {
+        $ErrorActionPreference = 'Continue'
+        $s = Invoke-ParallelRun { Write-Error 'soft' }, { 'x' } -PassThru -ErrorVariable errs -ErrorAction SilentlyContinue
+        $s.Succeeded | Should -Be 2
+        $s.Failed | Should -Be 0
+        $errs.Count | Should -Be 1
+        # Several blocks run as functions of the runspaces: the id names the one that wrote it.
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'Microsoft.PowerShell.Commands.WriteErrorException*'
+        # Placed at the script block that wrote it, never at the module's own code.
+        $errs[0].InvocationInfo.Line | Should -Match "Write-Error 'soft'"
+    }
+
+    It 'counts exit 0 as success and exit N as a failure (issue 10)' {
+        $s = Invoke-ParallelRun { exit 0 }, { exit 2 } -PassThru -ErrorVariable errs -ErrorAction SilentlyContinue
+        $s.Succeeded | Should -Be 1
+        $s.Failed | Should -Be 1
+        $errs[0].FullyQualifiedErrorId | Should -BeLike 'ItemExited,*'
     }
 
     It 'forwards the other streams' {
@@ -65,7 +84,7 @@ Describe 'Invoke-ParallelRun' {
     }
 
     It 'stops the whole run with -ErrorAction Stop' {
-        { 1..100 | Invoke-ParallelRun -ThrottleLimit 2 -ErrorAction Stop { if ($_ -eq 2) { throw 'halt' }; Start-Sleep -Milliseconds 100 } } | Should -Throw -ErrorId 'ItemFailed,*'
+        { 1..100 | Invoke-ParallelRun -ThrottleLimit 2 -ErrorAction Stop { if ($_ -eq 2) { throw 'halt' }; Start-Sleep -Milliseconds 100 } } | Should -Throw -ErrorId 'halt'
     }
 
     It 'leaves no runspace behind' {

@@ -121,7 +121,7 @@ Describe 'Start-ResumableBatch: run and resume' {
             $s = 1..5 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp $sb -ErrorVariable ev -ErrorAction SilentlyContinue
             $s.Failed | Should -Be 1
             $ev[0].TargetObject | Should -Be 'k3'
-            $ev[0].FullyQualifiedErrorId | Should -BeLike 'ItemFailed,*'
+            $ev[0].FullyQualifiedErrorId | Should -Be 'three failed'
             $failure = Receive-ResumableBatch $cp -Failed
             $failure.Key | Should -Be 'k3'
             $failure.Error | Should -Be 'three failed'
@@ -265,6 +265,66 @@ Describe 'Start-ResumableBatch: run and resume' {
         $null = 'k1' | Start-ResumableBatch -Path $cp { 'kept' }
         'k1' | Start-ResumableBatch -Path $cp -Restart -WhatIf { 'new' }
         Receive-ResumableBatch $cp | Should -Be 'kept'
+    }
+}
+
+Describe 'Start-ResumableBatch: an item''s output is its result (issue 10)' {
+    BeforeAll {
+        # These tests are about the default preference; build.ps1 runs the suite under Stop.
+        $ErrorActionPreference = 'Continue'
+    }
+
+    BeforeEach { $dir = New-TempFolder; $cp = Join-Path $dir 'cp' }
+    AfterEach { Remove-Item $dir -Recurse -Force -ErrorAction SilentlyContinue }
+
+    It 'records the output of an item that ends with exit 0 as its result' {
+        $s = 'k1', 'k2', 'k3' | Start-ResumableBatch -Path $cp { "r-$_"; exit 0; 'not reached' }
+        $s.Done | Should -Be 3
+        $s.Failed | Should -Be 0
+        $all = @(Receive-ResumableBatch $cp -IncludeKey | Sort-Object Key)
+        $all.Key | Should -Be 'k1', 'k2', 'k3'
+        foreach ($r in $all) { $r.Result | Should -Be "r-$($r.Key)" }
+    }
+
+    It 'records an item that exits with a non-zero code as failed, never as done' {
+        $s = 'k1', 'k2' | Start-ResumableBatch -Path $cp { "r-$_"; if ($_ -eq 'k2') { exit 5 } } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 1
+        $s.Failed | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'ItemExited,*'
+        $ev[0].TargetObject | Should -Be 'k2'
+        (Receive-ResumableBatch $cp -Failed).Key | Should -Be 'k2'
+        (Receive-ResumableBatch $cp -Failed).Error | Should -Match 'exit 5'
+        Receive-ResumableBatch $cp | Should -Be 'r-k1'
+    }
+
+    It 'records the output of an item that wrote a non-terminating error, and shows the error' {
+        $s = 'k1', 'k2' | Start-ResumableBatch -Path $cp { Write-Error "soft $_"; "r-$_" } -ErrorVariable ev -ErrorAction SilentlyContinue
+        $s.Done | Should -Be 2
+        $s.Failed | Should -Be 0
+        $ev.Count | Should -Be 2
+        ($ev.TargetObject | Sort-Object) | Should -Be 'k1', 'k2'
+        $ev[0].FullyQualifiedErrorId | Should -Be 'Microsoft.PowerShell.Commands.WriteErrorException'
+        (Receive-ResumableBatch $cp | Sort-Object) | Should -Be 'r-k1', 'r-k2'
+    }
+
+    It 'neither records nor passes on (-PassThru) a failed key''s partial output; -RetryFailed records the full one once' {
+        $env:PM_TEST_FIXED = $null
+        try {
+            $sb = { "partial-$_"; if ($_ -eq 'k2' -and -not $env:PM_TEST_FIXED) { throw 'late' }; "full-$_" }
+            $out = 'k1', 'k2' | Start-ResumableBatch -Path $cp -PassThru $sb -ErrorVariable ev -ErrorAction SilentlyContinue
+            ($out | Sort-Object) | Should -Be 'full-k1', 'partial-k1'
+            $ev.Count | Should -Be 1
+            (Receive-ResumableBatch $cp -Failed).Key | Should -Be 'k2'
+            @(Receive-ResumableBatch $cp -IncludeKey).Key | Should -Be 'k1'
+
+            $env:PM_TEST_FIXED = '1'
+            $again = 'k1', 'k2' | Start-ResumableBatch -Path $cp -RetryFailed -PassThru $sb
+            $again | Should -Be 'partial-k2', 'full-k2'
+            $k2 = @(Receive-ResumableBatch $cp -IncludeKey | Where-Object Key -eq 'k2')
+            $k2.Count | Should -Be 1
+            $k2[0].Result | Should -Be 'partial-k2', 'full-k2'
+        }
+        finally { $env:PM_TEST_FIXED = $null }
     }
 }
 

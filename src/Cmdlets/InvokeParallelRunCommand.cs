@@ -94,6 +94,9 @@ namespace ParallelMap.Commands
 
         private List<string>? _blocks;
 
+        private protected override System.Management.Automation.Language.IScriptExtent? UserBlockOf(object? input) =>
+            _blocksMode && input is int i && i >= 0 && i < ScriptBlock.Length ? ScriptBlock[i].Ast?.Extent : base.UserBlockOf(input);
+
         /// <summary>Starts the clock and the runspace setup.</summary>
         protected override void BeginProcessing()
         {
@@ -145,7 +148,7 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>Side effects only: outputs are discarded.</summary>
-        private protected override void WriteOutputs(ItemOutcome<object?, object?> outcome)
+        private protected override void WriteOutputs(IReadOnlyList<object?> outputs)
         {
         }
 

@@ -120,6 +120,10 @@ namespace ParallelMap.Commands
         /// <summary>The script that runs per item, as the derived cmdlet defines it.</summary>
         private protected abstract ScriptBlock ItemScriptBlock { get; }
 
+        /// <summary>The user's script block that runs <paramref name="input"/>, whose position an error placed at its call shows.</summary>
+        /// <param name="input">The item.</param>
+        private protected virtual System.Management.Automation.Language.IScriptExtent? UserBlockOf(object? input) => ItemScriptBlock.Ast?.Extent;
+
         /// <summary>True to keep input order.</summary>
         private protected virtual bool KeepOrder => false;
 
@@ -239,10 +243,22 @@ namespace ParallelMap.Commands
             }
 
             // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
-            // for any cmdlet: inside the runspaces only Stop (fail the item at the first error)
-            // differs from Continue. SilentlyContinue there would hide them even from -ErrorVariable.
+            // for any cmdlet: inside the runspaces only Stop (an error fails the item) differs from
+            // Continue (the error is forwarded and the item goes on). SilentlyContinue there would
+            // hide them even from -ErrorVariable. The item's code sees the caller's
+            // $ErrorActionPreference Stop, as ForEach-Object's script block does, whatever
+            // -ErrorAction says; -ErrorAction Stop makes it Stop too, as in an advanced function.
             ActionPreference errorAction = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue);
-            AddPreference(iss, "ErrorActionPreference", errorAction == ActionPreference.Stop ? ActionPreference.Stop : ActionPreference.Continue);
+            bool callerStops = SessionState.PSVariable.GetValue("ErrorActionPreference") is object eap
+                && LanguagePrimitives.TryConvertTo(eap, out ActionPreference callerPreference) && callerPreference == ActionPreference.Stop;
+            AddPreference(iss, "ErrorActionPreference", errorAction == ActionPreference.Stop || callerStops ? ActionPreference.Stop : ActionPreference.Continue);
+
+            // PowerShell 7.3+: with it $true a native program's non-zero exit code is an error
+            // (ProgramExitedWithNonZeroCode), terminating only under Stop, as in ForEach-Object.
+            if (SessionState.PSVariable.Get("PSNativeCommandUseErrorActionPreference") is PSVariable native)
+            {
+                iss.Variables.Add(new SessionStateVariableEntry(native.Name, native.Value, string.Empty));
+            }
             AddPreference(iss, "WarningPreference", Captured("WarningVariable", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue)));
             AddPreference(iss, "InformationPreference", Captured("InformationVariable", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue)));
             AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
@@ -419,22 +435,38 @@ namespace ParallelMap.Commands
             switch (outcome.Status)
             {
                 case ItemStatus.Succeeded:
-                    WriteOutputs(outcome);
+                    WriteOutputs(outcome.Outputs);
                     break;
                 case ItemStatus.Failed:
+                    // What the item wrote before it failed is passed on, as ForEach-Object -Parallel
+                    // does; a retried attempt's outputs never reach here (only the last attempt's).
+                    WriteOutputs(PartialOutputs(outcome));
+                    foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(e);
+                    break;
                 case ItemStatus.TimedOut:
+                    // Stopped midway by ParallelMap: its outputs are dropped (its runspace was
+                    // still writing them when the time ran out).
                     foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(e);
                     break;
             }
         }
 
         /// <summary>Writes an item's outputs; Invoke-ParallelRun discards them.</summary>
-        private protected virtual void WriteOutputs(ItemOutcome<object?, object?> outcome)
+        private protected virtual void WriteOutputs(IReadOnlyList<object?> outputs)
         {
-            foreach (object? o in outcome.Outputs) WriteObject(o);
+            foreach (object? o in outputs) WriteObject(o);
         }
 
-        /// <summary>The error records of a failed item, with the item as target and a stable ErrorId.</summary>
+        /// <summary>What a failed item wrote before its terminating error.</summary>
+        private protected static IReadOnlyList<object?> PartialOutputs(ItemOutcome<object?, object?> outcome) =>
+            (outcome.Error as ItemErrorsException)?.Outputs ?? Array.Empty<object?>();
+
+        /// <summary>
+        /// The error records of a failed item, ready for WriteError: each as PowerShell made it
+        /// (ErrorId, exception, category, position), with the item as target where it names none.
+        /// ParallelMap's own ids (ItemTimedOut, ItemFailed) only where ParallelMap decided the
+        /// failure, with the original exception inside.
+        /// </summary>
         private protected IEnumerable<ErrorRecord> ItemErrorRecords(ItemOutcome<object?, object?> outcome)
         {
             if (outcome.Status == ItemStatus.TimedOut)
@@ -451,21 +483,13 @@ namespace ParallelMap.Commands
 
             if (outcome.Error is ItemErrorsException items)
             {
-                foreach (ErrorRecord r in items.Records) yield return Retarget(r, outcome.Input);
+                foreach (ErrorRecord r in items.Records) yield return ErrorForwarding.ForCaller(r, outcome.Input, UserBlockOf(outcome.Input));
                 yield break;
             }
 
             Exception ex = outcome.Error ?? new InvalidOperationException();
             ErrorRecord? inner = (ex as IContainsErrorRecord)?.ErrorRecord;
-            yield return inner is not null ? Retarget(inner, outcome.Input) : new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, outcome.Input);
-        }
-
-        private static ErrorRecord Retarget(ErrorRecord original, object? input)
-        {
-            Exception ex = original.Exception ?? new InvalidOperationException(original.ToString());
-            var record = new ErrorRecord(ex, Strings.ItemFailedId, original.CategoryInfo.Category, input);
-            if (original.ErrorDetails is not null) record.ErrorDetails = original.ErrorDetails;
-            return record;
+            yield return inner is not null ? ErrorForwarding.ForCaller(inner, outcome.Input, UserBlockOf(outcome.Input)) : new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, outcome.Input);
         }
 
         void IEngineSink<object?, object?>.OnRecord(WorkerRecord<object?> record)
@@ -473,8 +497,12 @@ namespace ParallelMap.Commands
             if (_stopping) return;
             switch (record.Record)
             {
+                case ErrorRecord e when record.IsItemRecord:
+                    // A non-terminating error of an item: written as it is; the item goes on.
+                    WriteError(ErrorForwarding.ForCaller(e, record.Input, UserBlockOf(record.Input)));
+                    break;
                 case ErrorRecord e:
-                    WriteError(new ErrorRecord(e.Exception, record.IsItemRecord ? Strings.ItemFailedId : Strings.CleanupFailedId, e.CategoryInfo.Category, record.IsItemRecord ? record.Input : e.TargetObject));
+                    WriteError(new ErrorRecord(e.Exception, Strings.CleanupFailedId, e.CategoryInfo.Category, e.TargetObject));
                     break;
                 case WarningRecord w:
                     WriteWarning(w.Message);

@@ -48,15 +48,6 @@ namespace ParallelMap.Commands
         internal object? Value { get; }
     }
 
-    /// <summary>An item's failure: the error records it wrote or threw, in order.</summary>
-    internal sealed class ItemErrorsException : Exception
-    {
-        internal ItemErrorsException(IReadOnlyList<ErrorRecord> records)
-            : base(records[0].Exception?.Message ?? records[0].ToString(), records[0].Exception) => Records = records;
-
-        internal IReadOnlyList<ErrorRecord> Records { get; }
-    }
-
     /// <summary>
     /// One runspace. Begin opens it on the worker's own thread (runspaces of one run open in
     /// parallel, and work starts on the first one ready) and runs the initialization script.
@@ -69,7 +60,7 @@ namespace ParallelMap.Commands
     {
         private const string DriverScript = "param($__pmRelay, $__pmLoop, $__pmText)\n" +
             "$__pmBlock = [scriptblock]::Create($__pmText)\n" +
-            "$__pmRelay.Drive($__pmLoop, { & $__pmBlock })\n";
+            "$__pmRelay.Drive($__pmLoop, { & $__pmBlock }, $ExecutionContext)\n";
 
         private readonly RunspaceSetup _setup;
         private readonly Relay _relay;
@@ -83,7 +74,12 @@ namespace ParallelMap.Commands
         private SteppablePipeline? _pipe;
         private ScriptBlock? _pipeFactory;
         private ItemContext<object?>? _context;
-        private List<ErrorRecord>? _itemErrors;
+
+        /// <summary>What the running item wrote so far, as it wrote it (see <see cref="OnOutput"/>).</summary>
+        private readonly List<object?> _outputs = new List<object?>();
+
+        /// <summary>The driver's context: the user's pipeline writes straight into the driver's output and error streams.</summary>
+        private EngineIntrinsics? _driverContext;
 
         /// <summary>Why the user's begin {} block failed, if it did.</summary>
         private Exception? _beginFailure;
@@ -136,11 +132,16 @@ namespace ParallelMap.Commands
             ps.Runspace = _runspace;
             ps.AddScript(DriverScript).AddArgument(_relay).AddArgument(loop).AddArgument(_setup.ItemScript);
             HookStreams(ps, inItemLoop: true);
+
+            // Each object the user's code writes arrives here as it is written, so no flow control
+            // that ends the item early (exit, a terminating error) can take its outputs with it.
+            using var output = new PSDataCollection<object?>();
+            output.DataAdded += (c, e) => OnOutput(Take<object?>(c, e));
             _running = ps;
             try
             {
                 if (Volatile.Read(ref _aborted) != 0) return;
-                ps.Invoke();
+                ps.Invoke<object, object?>(null, output, null);
             }
             catch (Exception) when (Volatile.Read(ref _aborted) != 0)
             {
@@ -159,9 +160,10 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>Called by the driver script, inside the invocation: opens the pipeline and runs the engine's loop.</summary>
-        internal void Drive(WorkLoop loop, ScriptBlock pipeFactory)
+        internal void Drive(WorkLoop loop, ScriptBlock pipeFactory, EngineIntrinsics driverContext)
         {
             _pipeFactory = pipeFactory;
+            _driverContext = driverContext;
             try
             {
                 OpenPipe();
@@ -189,30 +191,39 @@ namespace ParallelMap.Commands
         private void OpenPipe()
         {
             _pipe = _pipeFactory!.GetSteppablePipeline();
-            _pipe.Begin(true);
+
+            // Linked to the driver's streams (the command running now is the driver script):
+            // outputs and errors are delivered as they are written, not collected per Process call.
+            _pipe.Begin(true, _driverContext!);
         }
 
+        /// <summary>
+        /// Runs one item. The rule of the item model: what the item writes is its output; a
+        /// non-terminating error is forwarded as it happens and the item goes on, as in
+        /// ForEach-Object; only a terminating error (a throw, an exception, an error under
+        /// Stop, or 'exit' with a non-zero code) fails the item, and what it wrote before then
+        /// travels with its failure (<see cref="ItemErrorsException.Outputs"/>).
+        /// </summary>
         protected override void Process(object? input, ItemContext<object?> context)
         {
             _context = context;
-            _itemErrors = null;
+            _outputs.Clear();
             _relay.Caught = null;
+            ErrorRecord? failure = null;
             try
             {
                 if (_pipe is null) OpenPipe();
-                Array outputs = _pipe!.Process(input);
-                foreach (object? o in outputs) context.Output(o);
-                if (_setup.ResultDepth is int depth && _itemErrors is null && _relay.Caught is null)
-                {
-                    var results = new object?[outputs.Length];
-                    outputs.CopyTo(results, 0);
-                    context.Attachment = ResultSerializer.Serialize(results, depth);
-                }
+
+                // The pipeline writes into the driver's output (OnOutput); what Process still
+                // returns is kept too.
+                foreach (object? o in _pipe!.Process(input)) _outputs.Add(o);
             }
             catch (Exception ex) when (Volatile.Read(ref _aborted) == 0)
             {
-                // Only flow control (exit, break) escapes the guard around the user's code, and it
-                // leaves the steppable pipeline unusable: open a new one for the next item.
+                // Only flow control (exit, break) and failures outside the item's code (an
+                // advanced script's parameter binding, a begin block run again) escape the guard
+                // around the user's code, and they leave the steppable pipeline unusable: open a
+                // new one for the next item.
                 try
                 {
                     _pipe?.Dispose();
@@ -223,33 +234,47 @@ namespace ParallelMap.Commands
                 }
 
                 _pipe = null;
-
-                // A labelled 'break' or 'continue' whose label no loop has ends the item, as an
-                // unlabelled one does (the one-pass loop around the item's code takes those).
-                string kind = ex.GetType().Name;
-                if (kind == "ExitException")
-                {
-                    // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
-                    object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
-                    if (code is not null && LanguagePrimitives.TryConvertTo(code, out int exitCode) && exitCode != 0)
-                    {
-                        context.Fail(new InvalidOperationException(Strings.Format(Strings.ItemExited, exitCode), ex));
-                    }
-                }
-                else if (kind != "BreakException" && kind != "ContinueException")
-                {
-                    throw;
-                }
+                failure = EscapedFailure(ex, input);
             }
             finally
             {
                 _context = null;
             }
 
-            List<ErrorRecord>? errors = _itemErrors;
-            if (_relay.Caught is ErrorRecord caught) (errors ??= new List<ErrorRecord>()).Add(caught);
-            _itemErrors = null;
-            if (errors is not null) context.Fail(new ItemErrorsException(errors));
+            if (_relay.Caught is ErrorRecord caught) failure = caught;
+            _relay.Caught = null;
+            if (failure is not null)
+            {
+                context.Fail(new ItemErrorsException(new[] { failure }, _outputs.ToArray()));
+                _outputs.Clear();
+                return;
+            }
+
+            foreach (object? o in _outputs) context.Output(o);
+            if (_setup.ResultDepth is int depth)
+            {
+                context.Attachment = ResultSerializer.Serialize(_outputs.ToArray(), depth);
+            }
+
+            _outputs.Clear();
+        }
+
+        /// <summary>What an exception that escaped the item's guard means for the item: null for success.</summary>
+        private static ErrorRecord? EscapedFailure(Exception ex, object? input)
+        {
+            // A labelled 'break' or 'continue' whose label no loop has ends the item, as an
+            // unlabelled one does (the one-pass loop around the item's code takes those).
+            string kind = ex.GetType().Name;
+            if (kind == "BreakException" || kind == "ContinueException") return null;
+            if (kind == "ExitException")
+            {
+                // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
+                object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
+                if (code is null || !LanguagePrimitives.TryConvertTo(code, out int exitCode) || exitCode == 0) return null;
+                return new ErrorRecord(new ItemExitedException(Strings.Format(Strings.ItemExited, exitCode), exitCode, ex), Strings.ItemExitedId, ErrorCategory.NotSpecified, input);
+            }
+
+            return (ex as IContainsErrorRecord)?.ErrorRecord ?? new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, input);
         }
 
         protected override void End()
@@ -362,7 +387,22 @@ namespace ParallelMap.Commands
                 return;
             }
 
-            (_itemErrors ??= new List<ErrorRecord>()).Add(record);
+            // Non-terminating: forwarded now (the cmdlet writes it as it is, with the item as its
+            // target where it names none) and the item goes on, as in ForEach-Object.
+            _context.Record(record);
+        }
+
+        private void OnOutput(object? value)
+        {
+            if (_context is not null)
+            {
+                _outputs.Add(value);
+            }
+            else
+            {
+                // Written by the script's begin or end block: no item's output.
+                EmitRecord(new EndOutput(value));
+            }
         }
 
         private void Forward(object record)
@@ -390,7 +430,8 @@ namespace ParallelMap.Commands
             /// <summary>Runs the item loop inside the driver invocation.</summary>
             /// <param name="loop">The engine's loop.</param>
             /// <param name="pipeFactory">A script block whose steppable pipeline runs the user's script.</param>
-            public void Drive(WorkLoop loop, ScriptBlock pipeFactory) => _worker.Drive(loop, pipeFactory);
+            /// <param name="driverContext">The driver script's $ExecutionContext, whose streams the user's pipeline writes to.</param>
+            public void Drive(WorkLoop loop, ScriptBlock pipeFactory, EngineIntrinsics driverContext) => _worker.Drive(loop, pipeFactory, driverContext);
 
             /// <summary>Records the terminating error that ended the current item's code.</summary>
             /// <param name="error">The error.</param>

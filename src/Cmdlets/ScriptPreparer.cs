@@ -19,6 +19,9 @@ namespace ParallelMap.Commands
         /// <summary>The private variable that holds the runspace's relay (the C# side of the worker).</summary>
         internal const string RelayVariable = "__pmRelay";
 
+        /// <summary>Every call of a user's script block from the module's own scripts names it with this ('$__pmBlock', '__pmBlock0').</summary>
+        internal const string BlockMarker = "__pmBlock";
+
         internal sealed class Prepared
         {
             internal Prepared(string body, string itemScript)
@@ -250,7 +253,9 @@ namespace ParallelMap.Commands
         /// <summary>
         /// Makes the per-item code the process block, with failures reported to the relay so the
         /// pipeline survives them. What must precede the blocks (using statements, #requires, the
-        /// script's attributes and param block) stays in front of them.
+        /// script's attributes and param block) stays in front of them. Every piece of the user's
+        /// code stays on the line it has in <paramref name="body"/> (the wrapper shares lines with
+        /// it), so an error's position names the user's line, as in ForEach-Object -Parallel.
         /// </summary>
         internal static string WrapAsProcess(string body)
         {
@@ -266,13 +271,16 @@ namespace ParallelMap.Commands
             {
                 // The attributes ([CmdletBinding()]) precede the param block's own extent.
                 sb.Append(body, 0, paramBlock.Extent.StartOffset);
-                sb.AppendLine(TakesPipelineInput(paramBlock) ? paramBlock.Extent.Text : WithPipelineParameter(paramBlock));
+                sb.Append(TakesPipelineInput(paramBlock) ? paramBlock.Extent.Text : WithPipelineParameter(paramBlock));
                 headerEnd = paramBlock.Extent.EndOffset;
             }
             else if (ast.UsingStatements.Count > 0)
             {
                 headerEnd = ast.UsingStatements[ast.UsingStatements.Count - 1].Extent.EndOffset;
-                sb.AppendLine(body.Substring(0, headerEnd));
+                sb.Append(body, 0, headerEnd);
+
+                // 'using namespace X process {' is no statement; the semicolon keeps the lines.
+                sb.Append(';');
             }
 
             NamedBlockAst? clean = CleanBlock(ast);
@@ -281,22 +289,70 @@ namespace ParallelMap.Commands
             {
                 // An unnamed block's extent begins at the param block, when there is one.
                 string statements = string.Empty;
+                int start = headerEnd;
                 if (ast.EndBlock is not null)
                 {
-                    int start = Math.Max(headerEnd, ast.EndBlock.Extent.StartOffset);
+                    start = Math.Max(headerEnd, ast.EndBlock.Extent.StartOffset);
                     statements = body.Substring(start, Math.Max(0, ast.EndBlock.Extent.EndOffset - start));
                 }
 
-                sb.Append(Guarded(statements));
+                // The guard's opening goes on the line before the first statement (the rest of the
+                // '{' line, usually empty), so that line shows only the user's code; a one-line
+                // block has no such line and moves down one.
+                ToLineOf(sb, body, start, linesBefore: 1);
+                sb.Append(Guarded(statements, ownLine: true));
                 return sb.ToString();
             }
 
-            if (ast.DynamicParamBlock is not null) sb.AppendLine(ast.DynamicParamBlock.Extent.Text);
-            if (ast.BeginBlock is not null) sb.AppendLine(ast.BeginBlock.Extent.Text);
-            if (ast.ProcessBlock is not null) sb.AppendLine(Guarded(InnerText(ast.ProcessBlock)));
-            if (ast.EndBlock is not null) sb.AppendLine(ast.EndBlock.Extent.Text);
-            if (clean is not null) sb.AppendLine(clean.Extent.Text);
+            AppendBlock(sb, body, ast.DynamicParamBlock);
+            AppendBlock(sb, body, ast.BeginBlock);
+            if (ast.ProcessBlock is NamedBlockAst process)
+            {
+                // The guard's opening replaces 'process {' on the line of its brace.
+                int open = process.Extent.Text.IndexOf('{');
+                ToLineOf(sb, body, process.Extent.StartOffset + Math.Max(0, open));
+                sb.Append(Guarded(InnerText(process), ownLine: false));
+            }
+
+            AppendBlock(sb, body, ast.EndBlock);
+            AppendBlock(sb, body, clean);
             return sb.ToString();
+        }
+
+        /// <summary>Appends a named block on the line where it starts in <paramref name="body"/>.</summary>
+        private static void AppendBlock(StringBuilder sb, string body, Ast? block)
+        {
+            if (block is null) return;
+            ToLineOf(sb, body, block.Extent.StartOffset);
+            sb.Append(block.Extent.Text);
+        }
+
+        /// <summary>
+        /// Ends <paramref name="sb"/> with line breaks until its next character falls on the line
+        /// of <paramref name="offset"/> in <paramref name="body"/> (or <paramref name="linesBefore"/>
+        /// lines above it); at least a space separates what comes next from what is there.
+        /// </summary>
+        private static void ToLineOf(StringBuilder sb, string body, int offset, int linesBefore = 0)
+        {
+            int wanted = -linesBefore;
+            for (int i = 0; i < offset && i < body.Length; i++)
+            {
+                if (body[i] == '\n') wanted++;
+            }
+
+            int have = 0;
+            for (int i = 0; i < sb.Length; i++)
+            {
+                if (sb[i] == '\n') have++;
+            }
+
+            if (have >= wanted)
+            {
+                if (sb.Length > 0) sb.Append(have > wanted ? "\n" : " ");
+                return;
+            }
+
+            sb.Append('\n', wanted - have);
         }
 
         /// <summary>
@@ -314,12 +370,16 @@ namespace ParallelMap.Commands
                     && (n.ExpressionOmitted || !IsFalse(n.Argument)))));
         }
 
-        /// <summary>The param block with one more parameter that takes the item, so that $_ is the item as in a plain script.</summary>
+        /// <summary>
+        /// The param block with one more parameter that takes the item, so that $_ is the item as
+        /// in a plain script. Added before the closing parenthesis: the parameters keep their lines.
+        /// </summary>
         private static string WithPipelineParameter(ParamBlockAst paramBlock)
         {
-            var parameters = paramBlock.Parameters.Select(p => p.Extent.Text).ToList();
-            parameters.Add("[Parameter(ValueFromPipeline = $true)] $__pmItem");
-            return "param(" + string.Join(",\n", parameters) + ")";
+            string text = paramBlock.Extent.Text;
+            int close = text.LastIndexOf(')');
+            string added = (paramBlock.Parameters.Count > 0 ? ", " : string.Empty) + "[Parameter(ValueFromPipeline = $true)] $__pmItem";
+            return text.Substring(0, close) + added + text.Substring(close);
         }
 
         private static bool IsAttribute(AttributeAst attribute, string name)
@@ -339,9 +399,13 @@ namespace ParallelMap.Commands
         /// that no loop of the item's own took (PowerShell looks for the nearest loop up the call
         /// stack, and without this one it would unwind the whole pipeline): it ends that item, as
         /// 'return' does and as in ForEach-Object -Parallel, keeping what the item wrote before it.
+        /// The catch reports the terminating error that fails the item; non-terminating errors
+        /// never reach it (they are forwarded and the item goes on).
         /// </summary>
-        private static string Guarded(string statements) =>
-            "process {\ndo {\ntry {\n" + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n} while ($false)\n}\n";
+        /// <param name="statements">The item's code.</param>
+        /// <param name="ownLine">True to start the code on a line of its own after the guard's opening.</param>
+        private static string Guarded(string statements, bool ownLine) =>
+            "process { do { try {" + (ownLine ? "\n" : " ") + statements + "\n}\ncatch { $" + RelayVariable + ".Fail($_) }\n} while ($false)\n}\n";
 
         /// <summary>The statements of a named block, without its keyword and braces.</summary>
         private static string InnerText(NamedBlockAst block)

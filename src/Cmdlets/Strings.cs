@@ -16,6 +16,7 @@ namespace ParallelMap.Commands
         internal const string InitializationFailedId = "InitializationFailed";
         internal const string ItemFailedId = "ItemFailed";
         internal const string ItemTimedOutId = "ItemTimedOut";
+        internal const string ItemExitedId = "ItemExited";
         internal const string CleanupFailedId = "CleanupFailed";
         internal const string WorkerFailedId = "WorkerFailed";
         internal const string SeveralBlocksWithInputId = "SeveralScriptBlocksWithInput";
@@ -51,7 +52,7 @@ namespace ParallelMap.Commands
         internal const string KeyScriptFailed = "The -KeyScript failed for this item, so it has no key and was not run: {0}";
         internal const string RestartNotACheckpoint = "-Restart refuses to delete '{0}': it is not a checkpoint (it has no manifest, but holds '{1}'). Check the path.";
         internal const string RestartForeignEntry = "-Restart refuses to delete '{0}': besides the checkpoint it holds '{1}', which the checkpoint did not make. Move that out first.";
-        internal const string ItemExited = "The script ended the item with 'exit {0}'.";
+        internal const string ItemExited = "The script ended the item with 'exit {0}': a non-zero exit code fails the item.";
         internal const string RetryingItem = "Item '{0}': attempt {1} failed ({2}); it was tried again.";
         internal const string ProgressActivity = "{0}";
         internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";
