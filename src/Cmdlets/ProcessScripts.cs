@@ -29,6 +29,9 @@ Remove-Variable -Name __pmFunctions, __pmDirectory, __pmModules, __pmVariables, 
         /// items; each item runs through one steppable pipeline of the user's script and is
         /// answered with exactly one output object, <c>@('k', outputs...)</c>, written after
         /// every stream record the item wrote, so the client attributes records by order alone.
+        /// An item that ended with a terminating error is answered <c>@('f', outputs...)</c>
+        /// instead, and that error is the last error record before it (an error record alone
+        /// cannot say whether it was terminating; the order can).
         /// <c>'r'</c> says the pipeline is ready, <c>'b', message</c> that the script's begin
         /// block failed, <c>'e', outputs...</c> carries its end block's outputs. A terminating
         /// error of the item (caught by the relay) is written to the error stream before 'k',
@@ -60,10 +63,14 @@ foreach ($__pmBatch in $input) {
             try { $__pmPipe.Dispose() } catch { }
             $__pmPipe = $null
         }
-        if ($null -ne $global:__pmCaught) { & { $ErrorActionPreference = 'Continue'; Write-Error -ErrorRecord $global:__pmCaught } }
-        if ($null -ne $__pmFailure) { & { $ErrorActionPreference = 'Continue'; Write-Error -ErrorRecord $__pmFailure } }
-        if ($null -eq $__pmOut) { ,$__pmDone }
-        else { ,([object[]](@('k') + $__pmOut)) }
+        if ($null -ne $global:__pmCaught) { $__pmFailure = $global:__pmCaught }
+        $__pmKind = 'k'
+        if ($null -ne $__pmFailure) {
+            & { $ErrorActionPreference = 'Continue'; Write-Error -ErrorRecord $__pmFailure }
+            $__pmKind = 'f'
+        }
+        if ($null -eq $__pmOut) { if ($__pmKind -eq 'k') { ,$__pmDone } else { ,([object[]]@('f')) } }
+        else { ,([object[]](@($__pmKind) + $__pmOut)) }
     }
 }
 $__pmEnd = @()

@@ -70,36 +70,45 @@ namespace ParallelMap.Commands
                 SendBatch(child, input, context.Sequence);
             }
 
-            List<ErrorRecord>? errors = null;
+            // An error record is held until the next thing the child writes: the 'f' answer
+            // makes it the item's terminating error, anything else a non-terminating one.
+            ErrorRecord? held = null;
             while (true)
             {
-                object next;
-                try
-                {
-                    next = child.Take(AbortToken);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Timed out or stopped: the engine has reported the item; the child is killed.
-                    throw;
-                }
-
+                object next = child.Take(AbortToken);
                 if (next is PSObject message)
                 {
                     IList parts = (message.BaseObject as IList) ?? new object[] { "?" };
                     string kind = Text(parts.Count > 0 ? parts[0] : null);
-                    if (kind != "k") continue;
+                    if (kind != "k" && kind != "f") continue;
                     _sent.Dequeue();
                     child.ItemsDone++;
-                    for (int i = 1; i < parts.Count; i++) context.Output(parts[i]);
-                    if (_setup.ResultDepth is int depth && errors is null)
+                    var outputs = new object?[parts.Count - 1];
+                    for (int i = 1; i < parts.Count; i++) outputs[i - 1] = parts[i];
+                    if (kind == "f" && held is not null)
                     {
-                        var results = new object?[parts.Count - 1];
-                        for (int i = 1; i < parts.Count; i++) results[i - 1] = parts[i];
-                        context.Attachment = ResultSerializer.Serialize(results, depth);
+                        context.Fail(new ItemErrorsException(new[] { WithTarget(held, input) }, outputs));
+                        held = null;
+                        break;
                     }
 
+                    if (kind == "f")
+                    {
+                        // The error the driver wrote was lost on the way: the item still failed.
+                        context.Fail(new ItemErrorsException(new[] { new ErrorRecord(new InvalidOperationException(Strings.ItemFailedId), Strings.ItemFailedId, ErrorCategory.NotSpecified, input) }, outputs));
+                        break;
+                    }
+
+                    if (held is not null) context.Record(held);
+                    foreach (object? o in outputs) context.Output(o);
+                    if (_setup.ResultDepth is int depth) context.Attachment = ResultSerializer.Serialize(outputs, depth);
                     break;
+                }
+
+                if (held is not null)
+                {
+                    context.Record(held);
+                    held = null;
                 }
 
                 if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
@@ -110,7 +119,7 @@ namespace ParallelMap.Commands
 
                 if (next is ErrorRecord error)
                 {
-                    (errors ??= new List<ErrorRecord>()).Add(error);
+                    held = error;
                 }
                 else
                 {
@@ -118,8 +127,22 @@ namespace ParallelMap.Commands
                 }
             }
 
-            if (errors is not null) context.Fail(new ItemErrorsException(errors));
             CheckRecycle(child);
+        }
+
+        /// <summary>
+        /// A terminating error from the child, with the item as its target where it names none:
+        /// a remote record's exception is a RemoteException, so the in-process test for a thrown
+        /// string (whose target is the string itself) cannot see it; the test is made here.
+        /// </summary>
+        private static ErrorRecord WithTarget(ErrorRecord record, object? input)
+        {
+            object? target = record.TargetObject is PSObject p ? p.BaseObject : record.TargetObject;
+            bool none = target is null || (target is string text && string.Equals(text, record.Exception?.Message, StringComparison.Ordinal));
+            if (!none || input is null) return record;
+            var copy = new ErrorRecord(record.Exception, record.FullyQualifiedErrorId, record.CategoryInfo.Category, input);
+            if (record.ErrorDetails is not null) copy.ErrorDetails = record.ErrorDetails;
+            return copy;
         }
 
         protected override void End()

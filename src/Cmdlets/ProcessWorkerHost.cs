@@ -7,11 +7,12 @@ namespace ParallelMap.Commands
     /// <summary>
     /// The host a worker process's pipeline reports to. Its one job: 'exit N' in the child's
     /// pipeline reaches the client as a SetShouldExit(N) host call, the only place that still knows
-    /// N once the pipeline has unwound. Everything else a host could be asked is refused by having no UI.
+    /// N once the pipeline has unwound. Its UI drops writes and refuses prompts.
     /// </summary>
     internal sealed class ProcessWorkerHost : PSHost
     {
         private readonly Guid _id = Guid.NewGuid();
+        private readonly ProcessWorkerHostUI _ui = new ProcessWorkerHostUI();
         private int _exitCode;
         private volatile bool _exitRequested;
 
@@ -30,7 +31,7 @@ namespace ParallelMap.Commands
         public override Guid InstanceId => _id;
 
         /// <inheritdoc />
-        public override PSHostUserInterface? UI => null;
+        public override PSHostUserInterface UI => _ui;
 
         /// <inheritdoc />
         public override CultureInfo CurrentCulture => CultureInfo.CurrentCulture;
