@@ -135,13 +135,17 @@ namespace ParallelMap.Commands
         /// a remote record's exception is a RemoteException, so the in-process test for a thrown
         /// string (whose target is the string itself) cannot see it; the test is made here.
         /// </summary>
+        /// <summary>ErrorRecord's own internal target setter (keeps the record's id and position, as ErrorForwarding does).</summary>
+        private static readonly System.Reflection.MethodInfo? SetTargetObject =
+            typeof(ErrorRecord).GetMethod("SetTargetObject", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, null, new[] { typeof(object) }, null);
+
         private static ErrorRecord WithTarget(ErrorRecord record, object? input)
         {
             object? target = record.TargetObject is PSObject p ? p.BaseObject : record.TargetObject;
             bool none = target is null || (target is string text && string.Equals(text, record.Exception?.Message, StringComparison.Ordinal));
-            if (!none || input is null) return record;
-            var copy = new ErrorRecord(record.Exception, record.FullyQualifiedErrorId, record.CategoryInfo.Category, input);
-            if (record.ErrorDetails is not null) copy.ErrorDetails = record.ErrorDetails;
+            if (!none || input is null || SetTargetObject is null) return record;
+            var copy = new ErrorRecord(record, null);
+            SetTargetObject.Invoke(copy, new[] { input });
             return copy;
         }
 
