@@ -10,7 +10,7 @@
     CompatiblePSEditions = @('Desktop', 'Core')
     RequiredAssemblies   = @('ParallelMap.Engine.dll')
     FunctionsToExport    = @()
-    CmdletsToExport      = @('Invoke-ParallelMap', 'Invoke-ParallelRun', 'Start-ResumableBatch', 'Get-ResumableBatch', 'Receive-ResumableBatch')
+    CmdletsToExport      = @('Invoke-ParallelMap', 'Invoke-ParallelRun', 'Start-ResumableBatch', 'Get-ResumableBatch', 'Receive-ResumableBatch', 'New-ParallelPool', 'Get-ParallelPool', 'Remove-ParallelPool', 'Use-ParallelPool')
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{

@@ -6,7 +6,9 @@
     Every comparison runs in this one process, interleaved (the contenders of a figure take
     turns, in a rotated order each round) and repeated; each contender's median is used.
     Prints one `name: value` line per figure (lines starting with # are commentary), writes a
-    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg.
+    markdown table to bench/results/latest.md and a bar chart to docs/bench-chart.svg (the
+    tracked record of the last full run); a -Quick run writes out/bench/quick-latest.md and
+    out/bench/quick-chart.svg instead (out/ is not tracked), so it never rewrites that record.
 
     Figures and targets:
       trivial_vs_foreach_parallel  items/s of { $_ } at throttle 2, ours over ForEach-Object -Parallel's  >= 50
@@ -16,12 +18,18 @@
       stream_1m_peak_mb            peak working-set growth while 1,000,000 items stream through          <= 100
       stream_100k_peak_mb          the same at 100,000 items: about equal if memory stays flat          <= 100
       first_result_ms              time to the first output, 1..1000 with a 1 ms body                     <= 100
+      big_item_first_result_ms     2 items writing 1,000,000 objects each at throttle 2: first output    <= 100
+      big_item_peak_mb             the same: peak working-set growth while they stream through          <= 200
       resumable_vs_map             Start-ResumableBatch items/s over Invoke-ParallelMap's (target >= 0.5)
       process_vs_start_job         200 x { $_ } at throttle 2: -Isolation Process items/s over one Start-Job
                                    per item (2 at a time; fewer jobs, items/s compared)              >= 20
       process_trivial_us_per_item  us per item of { $_ } with -Isolation Process, warm workers: the time of
                                    20,000 items less that of 2 (the two worker starts), per item    <= 100
       process_cpu_speedup_per_core the cpu workload with -Isolation Process, worker starts included  >= 0.9
+      sleep_efficiency_pooled      the sleep figure on a warm pool of 50 (New-ParallelPool, -Pool)       >= 0.97
+      pooled_call_overhead_ms      median wall time of one call of 1 item { $_ } on a warm pool         <= 1
+      call_overhead_vs_foreach_parallel  ForEach-Object -Parallel's median for that call over ours      >= 20
+      init_runs_pooled             init script runs over 10 calls of 100 items on a warm pool of 4      <= 4
 
     Peer modules (SplitPipeline, PoshRSJob, ThreadJob) are measured when Get-Module
     -ListAvailable finds them; absent ones are skipped.
@@ -34,9 +42,11 @@
     Rounds per figure (at least 3; the CPU and first-result figures use at least 5); the
     median of each contender is reported.
 .PARAMETER ResultPath
-    Where the markdown table goes. Default: results/latest.md next to this script.
+    Where the markdown table goes. Default: results/latest.md next to this script, or with
+    -Quick ../out/bench/quick-latest.md.
 .PARAMETER ChartPath
-    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script.
+    Where the SVG chart goes. Default: ../docs/bench-chart.svg next to this script, or with
+    -Quick ../out/bench/quick-chart.svg.
 .EXAMPLE
     pwsh bench/Compare-Parallel.ps1 -Quick
 .EXAMPLE
@@ -52,10 +62,15 @@ param(
     [ValidateRange(3, 100)]
     [int] $Repeat = 3,
 
-    [string] $ResultPath = (Join-Path $PSScriptRoot 'results/latest.md'),
+    [string] $ResultPath,
 
-    [string] $ChartPath = (Join-Path $PSScriptRoot '../docs/bench-chart.svg')
+    [string] $ChartPath
 )
+
+# Only a full run updates the tracked record (bench/results/latest.md, docs/bench-chart.svg).
+$quickOut = Join-Path $PSScriptRoot '../out/bench'
+if (-not $ResultPath) { $ResultPath = if ($Quick) { Join-Path $quickOut 'quick-latest.md' } else { Join-Path $PSScriptRoot 'results/latest.md' } }
+if (-not $ChartPath) { $ChartPath = if ($Quick) { Join-Path $quickOut 'quick-chart.svg' } else { Join-Path $PSScriptRoot '../docs/bench-chart.svg' } }
 
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -433,6 +448,32 @@ Add-Figure 'stream_1m_peak_mb' $r['ours 1M'].PeakMB 'MB' '<=' 100 $peerText "$gc
 Add-Figure 'stream_100k_peak_mb' $r['ours 100k'].PeakMB 'MB' '<=' 100 $peerText "1M over 100k: $(Format-Num ($r['ours 1M'].PeakMB - $r['ours 100k'].PeakMB) 1) MB more for 10x the items"
 
 # ---------------------------------------------------------------------------------------------
+# big items: 2 items that each write 1,000,000 objects, at throttle 2. An item's outputs stream
+# down the pipeline as it writes them, so neither the first output nor the memory waits for the
+# item to end.
+
+$nBig = 1000000
+Write-Host "# big items: 1..2 | ... -ThrottleLimit 2 { foreach (`$i in 1..$nBig) { `$i } } | Measure-Object, first output and peak growth"
+$bigBody = { foreach ($i in 1..1000000) { $i } }
+$contenders = @(
+    @{ Name = 'ours'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 | Measure-Object).Count } }
+    @{ Name = 'foreach-parallel'; Stream = $true; Expect = 2 * $nBig; Body = { (1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 | Measure-Object).Count } }
+)
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'big' $r $null
+$bigFirst = [Collections.Generic.List[double]]::new()
+$bigFirstFep = [Collections.Generic.List[double]]::new()
+for ($round = 0; $round -lt $Repeat; $round++) {
+    Clear-Heap
+    $bigFirst.Add((Measure-FirstOutput { 1..2 | Invoke-ParallelMap $bigBody -ThrottleLimit 2 }).First)
+    Clear-Heap
+    $bigFirstFep.Add((Measure-FirstOutput { 1..2 | ForEach-Object -Parallel { foreach ($i in 1..1000000) { $i } } -ThrottleLimit 2 }).First)
+}
+$details.Add("big / first output at (ours) " + (($bigFirst | ForEach-Object { Format-Num $_ 1 }) -join ', ') + " ms; (foreach-parallel) " + (($bigFirstFep | ForEach-Object { Format-Num $_ 1 }) -join ', ') + ' ms')
+Add-Figure 'big_item_first_result_ms' (Get-Median $bigFirst.ToArray()) 'ms' '<=' 100 "foreach-parallel: $(Format-Num (Get-Median $bigFirstFep.ToArray())) ms" "2 items x $nBig objects at throttle 2, Select-Object -First 1 stopping the run"
+Add-Figure 'big_item_peak_mb' $r['ours'].PeakMB 'MB' '<=' 200 "foreach-parallel: $(Format-Num $r['foreach-parallel'].PeakMB 1) MB" "whole run took $(Format-Num ($r['ours'].Ms / 1000)) s (foreach-parallel $(Format-Num ($r['foreach-parallel'].Ms / 1000)) s); $gcNote"
+
+# ---------------------------------------------------------------------------------------------
 # first_result_ms: 1..1000 with a 1 ms body; a stopwatch read on the first object downstream.
 
 Write-Host "# first result: 1..1000 | ... { Start-Sleep -Milliseconds 1; `$_ } | (stopwatch on first object) | Select-Object -First 1"
@@ -480,6 +521,68 @@ if (Get-Command Start-ResumableBatch -ErrorAction SilentlyContinue) {
 else {
     Write-Output 'resumable_vs_map: n/a (Start-ResumableBatch not in this build)'
     $figures.Add([pscustomobject]@{ Name = 'resumable_vs_map'; Value = [double]::NaN; Unit = 'x'; Op = ''; Target = 0; Pass = $null; Peers = ''; Notes = 'n/a: Start-ResumableBatch not in this build' })
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pools (New-ParallelPool, -Pool): the same work on runspaces kept open across calls.
+
+if (Get-Command New-ParallelPool -ErrorAction SilentlyContinue) {
+    # sleep_efficiency_pooled: the sleep figure's work on a pool of 50 whose runspaces are all open
+    # (warmed by 50 items that each wait until all 50 run at once, with Start-Sleep's module loaded).
+    $sleepPool = New-ParallelPool -ThrottleLimit $sleepThrottle
+    try {
+        $all = [Threading.CountdownEvent]::new($sleepThrottle)
+        $null = 1..$sleepThrottle | Invoke-ParallelMap -Pool $sleepPool -Variable @{ all = $all } { Start-Sleep -Milliseconds 1; $all.Signal(); $null = $all.Wait(60000); $_ }
+        Write-Host "# pooled sleep: $nSleep x Start-Sleep -Milliseconds $sleepMs on a warm pool of $sleepThrottle ($($sleepPool.OpenRunspaces) runspaces open; ideal $ideal ms)"
+        $contenders = @(
+            @{ Name = 'ours pooled'; Expect = $nSleep; Body = { (1..$nSleep | Invoke-ParallelMap -Pool $sleepPool { Start-Sleep -Milliseconds 20; $_ } | Measure-Object).Count } }
+            @{ Name = 'ours unpooled'; Expect = $nSleep; Body = { (1..$nSleep | Invoke-ParallelMap { Start-Sleep -Milliseconds 20; $_ } -ThrottleLimit $sleepThrottle | Measure-Object).Count } }
+        )
+        $r = Invoke-Interleaved $contenders $Repeat
+        Add-Detail 'sleep pooled' $r $null
+        Add-Figure 'sleep_efficiency_pooled' ($ideal / $r['ours pooled'].Ms) 'x' '>=' 0.97 "unpooled in the same rounds: $(Format-Num ($ideal / $r['ours unpooled'].Ms)) ($(Format-Num $r['ours unpooled'].Ms) ms)" "ours pooled $(Format-Num $r['ours pooled'].Ms) ms vs ideal $ideal ms; one Start-Sleep $sleepMs ms takes $(Format-Num $actualSleep) ms here, so the machine's own ideal now is $(Format-Num ($nSleep * $actualSleep / $sleepThrottle)) ms ($(Format-Num ($nSleep * $actualSleep / $sleepThrottle / $r['ours pooled'].Ms)) of it reached); load average $(Get-LoadText)"
+    }
+    finally { Remove-ParallelPool $sleepPool }
+
+    # pooled_call_overhead_ms: one call of one item { $_ } on a warm pool, timed call by call.
+    $callPool = New-ParallelPool -ThrottleLimit $cores
+    try {
+        $null = 1..20 | Invoke-ParallelMap -Pool $callPool { $_ }
+        $nCalls = if ($Quick) { 100 } else { 300 }
+        $nFepCalls = if ($Quick) { 10 } else { 30 }
+        $one = { $_ }
+        for ($i = 0; $i -lt 20; $i++) { $null = 1 | Invoke-ParallelMap -Pool $callPool $one }
+        $ourCalls = [Collections.Generic.List[double]]::new()
+        $fepCalls = [Collections.Generic.List[double]]::new()
+        $load0 = Get-LoadText
+        # Interleaved: ten of ours, then one ForEach-Object -Parallel, so both see the same machine.
+        for ($i = 0; $i -lt $nCalls; $i++) {
+            $sw = [Diagnostics.Stopwatch]::StartNew(); $null = 1 | Invoke-ParallelMap -Pool $callPool $one; $ourCalls.Add($sw.Elapsed.TotalMilliseconds)
+            if ($i % ($nCalls / $nFepCalls) -eq 0) {
+                $sw = [Diagnostics.Stopwatch]::StartNew(); $null = 1 | ForEach-Object -Parallel $one -ThrottleLimit $cores; $fepCalls.Add($sw.Elapsed.TotalMilliseconds)
+            }
+        }
+        $ourMedian = Get-Median $ourCalls.ToArray()
+        $fepMedian = Get-Median $fepCalls.ToArray()
+        $sorted = @($ourCalls | Sort-Object)
+        $details.Add("pooled call / ours: median $(Format-Num $ourMedian 3) ms over $nCalls calls; fastest $(Format-Num $sorted[0] 3) ms; 90th percentile $(Format-Num $sorted[[int]($sorted.Count * 0.9)] 3) ms")
+        $details.Add("pooled call / foreach-parallel: median $(Format-Num $fepMedian 3) ms over $($fepCalls.Count) calls")
+        Add-Figure 'pooled_call_overhead_ms' $ourMedian 'ms' '<=' 1 "ForEach-Object -Parallel, same item: $(Format-Num $fepMedian) ms" "median of $nCalls calls of 1 item on a warm pool of $cores; fastest $(Format-Num $sorted[0] 3) ms; load average $load0 before, $(Get-LoadText) after"
+        Add-Figure 'call_overhead_vs_foreach_parallel' ($fepMedian / $ourMedian) 'x' '>=' 20 "ours $(Format-Num $ourMedian 3) ms, ForEach-Object -Parallel $(Format-Num $fepMedian) ms" "the same call of 1 item { `$_ }, medians, interleaved"
+    }
+    finally { Remove-ParallelPool $callPool }
+
+    # init_runs_pooled: how often the init script runs over 10 calls of 100 items on a warm pool of 4.
+    $inits = [Collections.Concurrent.ConcurrentBag[int]]::new()
+    $initPool = New-ParallelPool -ThrottleLimit 4 -Variable @{ inits = $inits } -InitializationScript { $inits.Add(1) }
+    try {
+        $null = 1..100 | Invoke-ParallelMap -Pool $initPool { [Threading.Thread]::Sleep(1); $_ }
+        $warm = $inits.Count
+        for ($i = 0; $i -lt 10; $i++) { $null = 1..100 | Invoke-ParallelMap -Pool $initPool { $_ } }
+        Add-Figure 'init_runs_pooled' $inits.Count 'runs' '<=' 4 "without a pool: 10 calls at throttle 4 would run it up to 40 times" "$warm runs while warming (one per runspace opened), $($inits.Count - $warm) over the 10 calls; $($initPool.ItemsRun) items run on the pool"
+    }
+    finally { Remove-ParallelPool $initPool }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -560,7 +663,8 @@ foreach ($f in $figures) {
     $v = if ([double]::IsNaN($f.Value)) { 'n/a' } else { (Format-Num $f.Value) + $(if ($f.Unit -ne 'x') { " $($f.Unit)" }) }
     $null = $md.AppendLine("| $($f.Name) | $v | $(Format-Target $f) | $(Format-Result $f) | $(Format-Cell $f.Peers) | $(Format-Cell $f.Notes) |")
 }
-$null = $md.AppendLine().AppendLine('![chart](../../docs/bench-chart.svg)').AppendLine()
+$chartLink = [System.IO.Path]::GetRelativePath([System.IO.Path]::GetDirectoryName([System.IO.Path]::GetFullPath($ResultPath)), [System.IO.Path]::GetFullPath($ChartPath)).Replace('\', '/')
+$null = $md.AppendLine().AppendLine("![chart]($chartLink)").AppendLine()
 $null = $md.AppendLine('## Raw times').AppendLine()
 foreach ($d in $details) { $null = $md.AppendLine("- $d") }
 $resultDir = Split-Path -Parent $ResultPath

@@ -737,3 +737,15 @@ Describe 'Invoke-ParallelMap script block forms' {
         }
     }
 }
+
+Describe 'A runspace that fails to start while input still comes' {
+    # The fault reaches the pipeline thread in its next submit rather than at the end: it must
+    # still be the terminating error with the stable ErrorId, not the engine's own exception.
+    It 'throws <Id> when the failure is seen by a later item' -TestCases @(
+        @{ Id = 'WorkerFailed'; Call = { & { 1; Start-Sleep -Milliseconds 1500; 2; 3 } | Invoke-ParallelMap -ThrottleLimit 1 { begin { throw 'begin broke' } process { $_ } } } }
+        @{ Id = 'InitializationFailed'; Call = { & { 1; Start-Sleep -Milliseconds 1500; 2; 3 } | Invoke-ParallelMap -ThrottleLimit 1 -InitializationScript { throw 'init broke' } { $_ } } }
+    ) {
+        param($Id, $Call)
+        $Call | Should -Throw -ErrorId "$Id,*"
+    }
+}

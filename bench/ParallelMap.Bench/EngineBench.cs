@@ -22,20 +22,27 @@ public static class EngineBench
         // Warm up both sides so tiering and the thread pool are settled before measuring.
         EngineNoop(200_000, ordered: false);
         ForEachAsyncNoop(200_000);
+        ChannelNoop(200_000);
 
         var ratios = new List<double>();
+        var channelRatios = new List<double>();
         var engineRates = new List<double>();
         var peerRates = new List<double>();
+        var channelRates = new List<double>();
         for (int r = 0; r < reps; r++)
         {
             double peer = ForEachAsyncNoop(noopItems);
             double ours = EngineNoop(noopItems, ordered: false);
+            double channel = ChannelNoop(noopItems);
             peerRates.Add(peer);
             engineRates.Add(ours);
+            channelRates.Add(channel);
             ratios.Add(ours / peer);
+            channelRatios.Add(ours / channel);
         }
 
         report("noop_ratio_vs_parallel_foreachasync", Median(ratios), $"engine {Median(engineRates):N0}/s, Parallel.ForEachAsync {Median(peerRates):N0}/s, {noopItems:N0} items, throttle 2, target >= 0.5");
+        report("noop_ratio_vs_channels", Median(channelRatios), $"engine {Median(engineRates):N0}/s, bounded-channel reference {Median(channelRates):N0}/s (2 dedicated consumer threads, capacity 1,024 in and out), {noopItems:N0} items; above 1 the engine is faster");
 
         var times = new List<double>();
         for (int r = 0; r < (quick ? 3 : 5); r++) times.Add(SleepRun(2000, 10, 64));
@@ -44,6 +51,10 @@ public static class EngineBench
         // can finish sooner (2000 x 10 / 64 = 312.5 ms would need fractional rounds).
         double ideal = Math.Ceiling(2000 / 64.0) * 10.0;
         report("sleep_efficiency", ideal / Median(times), $"ideal {ideal:0} ms (32 rounds of 10 ms), measured median {Median(times):0} ms (2000 x 10 ms Thread.Sleep at throttle 64), target >= 0.95");
+
+        var channelTimes = new List<double>();
+        for (int r = 0; r < (quick ? 3 : 5); r++) channelTimes.Add(ChannelSleepRun(2000, 10, 64));
+        report("sleep_efficiency_channels", ideal / Median(channelTimes), $"the bounded-channel reference on the same run (64 dedicated consumer threads): median {Median(channelTimes):0} ms against the engine's {Median(times):0} ms");
 
         var ordered = new List<double>();
         for (int r = 0; r < reps; r++)
@@ -131,6 +142,37 @@ public static class EngineBench
         sw.Stop();
         if (count != n) throw new InvalidOperationException("lost items");
         return n / sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Items per second through the bounded-channel reference, 2 consumer threads, outcomes consumed on the caller thread.</summary>
+    private static double ChannelNoop(int n)
+    {
+        long count = 0, sum = 0;
+        var sw = Stopwatch.StartNew();
+        using (var reference = new ChannelReference<int, int>(2, i => i, o => { count++; sum += o.Input; }))
+        {
+            for (int i = 0; i < n; i++) reference.Submit(i);
+            reference.Drain();
+        }
+
+        sw.Stop();
+        if (count != n) throw new InvalidOperationException($"lost outcomes: {count} of {n}");
+        return n / sw.Elapsed.TotalSeconds;
+    }
+
+    private static double ChannelSleepRun(int n, int ms, int consumers)
+    {
+        long count = 0;
+        var sw = Stopwatch.StartNew();
+        using (var reference = new ChannelReference<int, int>(consumers, i => { Thread.Sleep(ms); return i; }, _ => count++))
+        {
+            for (int i = 0; i < n; i++) reference.Submit(i);
+            reference.Drain();
+        }
+
+        sw.Stop();
+        if (count != n) throw new InvalidOperationException("lost outcomes");
+        return sw.Elapsed.TotalMilliseconds;
     }
 
     private static double SleepRun(int n, int ms, int throttle)

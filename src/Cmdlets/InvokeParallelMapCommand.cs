@@ -31,7 +31,8 @@ namespace ParallelMap.Commands
         {
             // Without pipeline input and without -InputObject there is nothing to map.
             if (!ReceivesInput) return;
-            SubmitItem(InputObject);
+            object? item = InputObject;
+            if (TryTakeInput(ref item)) SubmitItem(item);
         }
 
         /// <summary>Waits for the remaining items and runs the cleanup.</summary>

@@ -118,7 +118,8 @@ namespace ParallelMap.Commands
         {
             if (_blocksMode) return;
             if (!ReceivesInput) return;
-            SubmitItem(InputObject);
+            object? item = InputObject;
+            if (TryTakeInput(ref item)) SubmitItem(item);
         }
 
         /// <summary>Runs the script blocks (several-blocks form), waits for everything, and returns the summary if asked.</summary>
@@ -144,7 +145,22 @@ namespace ParallelMap.Commands
                 default: _notRun++; break;
             }
 
+            if (_blocksMode && (outcome.Status == ItemStatus.Failed || outcome.Status == ItemStatus.TimedOut) && !StopRequested && outcome.Input is int index)
+            {
+                // The item is only the block's number: say which block it is, in words.
+                foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(NameBlock(e, index));
+                return;
+            }
+
             base.OnItemOutcome(outcome);
+        }
+
+        /// <summary>The error with a message that names the block (its number and first line); the exception is kept.</summary>
+        private ErrorRecord NameBlock(ErrorRecord e, int index)
+        {
+            string message = e.ErrorDetails?.Message ?? e.Exception?.Message ?? e.ToString();
+            e.ErrorDetails = new ErrorDetails(Strings.Format(Strings.BlockFailed, index + 1, ScriptBlock.Length, UserText.FirstLine(ScriptBlock[index]), message));
+            return e;
         }
 
         /// <summary>Side effects only: outputs are discarded.</summary>

@@ -12,7 +12,7 @@ namespace ParallelMap.Commands
         /// script reports terminating errors to, modules, then the variables (preferences last of
         /// all, so that an ErrorActionPreference of Stop does not change how the set-up runs).
         /// </summary>
-        internal const string Setup = @"param($__pmFunctions, $__pmDirectory, $__pmModules, $__pmVariables)
+        internal const string Setup = @"param($__pmFunctions, $__pmDirectory, $__pmModules, $__pmVariables, $__pmScriptBlocks)
 foreach ($__pmName in $__pmFunctions.Keys) {
     Set-Item -LiteralPath ('function:global:' + $__pmName) -Value ([scriptblock]::Create($__pmFunctions[$__pmName]))
 }
@@ -20,8 +20,9 @@ if ($__pmDirectory -and (Test-Path -LiteralPath $__pmDirectory -PathType Contain
 $global:__pmRelay = New-Object psobject
 Add-Member -InputObject $global:__pmRelay -MemberType ScriptMethod -Name Fail -Value { param($e) if ($null -eq $global:__pmCaught) { $global:__pmCaught = $e } }
 foreach ($__pmName in $__pmModules) { Import-Module -Name $__pmName -Global -ErrorAction Stop }
+foreach ($__pmName in $__pmScriptBlocks.Keys) { Set-Variable -Name $__pmName -Value ([scriptblock]::Create($__pmScriptBlocks[$__pmName])) -Scope Global }
 foreach ($__pmName in $__pmVariables.Keys) { Set-Variable -Name $__pmName -Value $__pmVariables[$__pmName] -Scope Global }
-Remove-Variable -Name __pmFunctions, __pmDirectory, __pmModules, __pmVariables, __pmName -Scope Global -ErrorAction SilentlyContinue
+Remove-Variable -Name __pmFunctions, __pmDirectory, __pmModules, __pmVariables, __pmScriptBlocks, __pmName -Scope Global -ErrorAction SilentlyContinue
 ";
 
         /// <summary>

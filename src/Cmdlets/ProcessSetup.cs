@@ -37,7 +37,13 @@ namespace ParallelMap.Commands
             Modules = new List<string>(setup.Modules).ToArray();
             WorkingDirectory = setup.WorkingDirectory;
             ResultDepth = setup.ResultDepth;
+
+            // Script-block variables travel as text, as functions do, and are made again in the child.
+            foreach (var pair in setup.ScriptBlockVariables) ScriptBlocks[pair.Key] = pair.Value;
         }
+
+        /// <summary>Variables that hold script blocks, as text.</summary>
+        internal Hashtable ScriptBlocks { get; } = new Hashtable(StringComparer.OrdinalIgnoreCase);
 
         internal string ItemScript { get; }
 

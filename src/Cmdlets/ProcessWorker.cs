@@ -276,7 +276,7 @@ namespace ParallelMap.Commands
             }
 
             child.Open();
-            var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables);
+            var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables, _setup.ScriptBlocks);
             if (errors.Count > 0) throw new ItemErrorsException(errors);
             if (_setup.InitializationScript is string init)
             {

@@ -17,8 +17,13 @@ namespace ParallelMap.Commands
         private const string ResultsSet = "Results";
         private const string FailedSet = "Failed";
 
-        /// <summary>The checkpoint folder.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+        /// <summary>
+        /// The checkpoint folder: also a string from the pipeline, or an object with a Path property
+        /// (a batch's summary or status), or a DirectoryInfo (Get-Item) by its PSPath or FullName, as
+        /// Get-ResumableBatch takes it.
+        /// </summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [Alias("PSPath", "FullName")]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; } = null!;
 

@@ -36,8 +36,14 @@ namespace ParallelMap.Commands
         /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
         internal int? ResultDepth { get; set; }
 
+        /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
+        internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
+
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
+
+        /// <summary>For a call given -Pool, where runspaces are borrowed from; the template, modules and scripts are then the pool's.</summary>
+        internal IRunspaceLender? Lender { get; set; }
     }
 
     /// <summary>An output of a runspace's end block (a script with its own end block), not tied to any item.</summary>
@@ -62,6 +68,12 @@ namespace ParallelMap.Commands
             "$__pmBlock = [scriptblock]::Create($__pmText)\n" +
             "$__pmRelay.Drive($__pmLoop, { & $__pmBlock }, $ExecutionContext)\n";
 
+        /// <summary>
+        /// Outputs an item may hold before they are passed on while it runs. Small items (almost
+        /// all) never reach it, so their outputs keep travelling with their outcome, in one hand-off.
+        /// </summary>
+        private const int StreamChunk = 256;
+
         private readonly RunspaceSetup _setup;
         private readonly Relay _relay;
         private Runspace? _runspace;
@@ -84,6 +96,12 @@ namespace ParallelMap.Commands
         /// <summary>Why the user's begin {} block failed, if it did.</summary>
         private Exception? _beginFailure;
 
+        /// <summary>True once the lender was asked for a runspace: it is then owed exactly one return.</summary>
+        private bool _lent;
+
+        /// <summary>True once the driver invocation ended by itself: only then is a pooled runspace fit to lend again.</summary>
+        private bool _executed;
+
         internal RunspaceWorker(RunspaceSetup setup)
         {
             _setup = setup;
@@ -92,6 +110,21 @@ namespace ParallelMap.Commands
 
         protected override void Begin()
         {
+            IRunspaceLender? lender = _setup.Lender;
+            if (lender is not null)
+            {
+                _lent = true;
+                _runspace = lender.Borrow(Id);
+                if (_runspace is not null)
+                {
+                    // A pool's runspace: its modules and initialization ran when it was opened.
+                    SetWorkingDirectory();
+                    lender.Enter(_runspace);
+                    SetScriptBlockVariables();
+                    return;
+                }
+            }
+
             // One template for every runspace, as a RunspacePool does: Open only reads it, and a
             // clone per runspace cost as much as a third of opening one.
             _runspace = RunspaceFactory.CreateRunspace(_setup.Template);
@@ -99,17 +132,11 @@ namespace ParallelMap.Commands
             // Invocations run on this worker thread: no thread hop per call, and the engine's
             // dedicated thread is the runspace's pipeline thread.
             _runspace.ThreadOptions = PSThreadOptions.UseCurrentThread;
-            _runspace.Name = "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            _runspace.Name = lender?.NewRunspaceName() ?? "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
-            // Open already set the process's directory; setting it again is not free (PowerShell
-            // lists every parent folder to find the path's true casing), so only a different one is set.
-            if (_setup.WorkingDirectory is string dir
-                && !string.Equals(dir, _runspace.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath, StringComparison.Ordinal)
-                && System.IO.Directory.Exists(dir))
-            {
-                _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
-            }
+            if (lender is null) SetScriptBlockVariables();
+            SetWorkingDirectory();
 
             if (_setup.Modules.Count > 0)
             {
@@ -123,6 +150,35 @@ namespace ParallelMap.Commands
             {
                 var errors = RunScript(init);
                 if (errors.Count > 0) throw new ItemErrorsException(errors);
+            }
+
+            if (lender is not null)
+            {
+                // After the snapshot: the call's script-block values are the call's, reset after it.
+                lender.Adopt(_runspace);
+                lender.Enter(_runspace);
+                SetScriptBlockVariables();
+            }
+        }
+
+        private void SetScriptBlockVariables()
+        {
+            foreach (var pair in _setup.ScriptBlockVariables)
+            {
+                // Made here, unbound: it runs in this runspace, never in the caller's.
+                _runspace!.SessionStateProxy.PSVariable.Set(pair.Key, ScriptBlock.Create(pair.Value));
+            }
+        }
+
+        private void SetWorkingDirectory()
+        {
+            // Open already set the process's directory; setting it again is not free (PowerShell
+            // lists every parent folder to find the path's true casing), so only a different one is set.
+            if (_setup.WorkingDirectory is string dir
+                && !string.Equals(dir, _runspace!.SessionStateProxy.Path.CurrentFileSystemLocation.ProviderPath, StringComparison.Ordinal)
+                && System.IO.Directory.Exists(dir))
+            {
+                _runspace.SessionStateProxy.Path.SetLocation(WildcardPattern.Escape(dir));
             }
         }
 
@@ -142,6 +198,7 @@ namespace ParallelMap.Commands
             {
                 if (Volatile.Read(ref _aborted) != 0) return;
                 ps.Invoke<object, object?>(null, output, null);
+                _executed = true;
             }
             catch (Exception) when (Volatile.Read(ref _aborted) != 0)
             {
@@ -182,10 +239,32 @@ namespace ParallelMap.Commands
             {
                 // The user's end block, if any, runs once per runspace.
                 _context = null;
-                foreach (object? o in _pipe.End()) EmitRecord(new EndOutput(o));
+                Array ended;
+                try
+                {
+                    ended = _pipe.End();
+                }
+                catch (Exception e) when (Volatile.Read(ref _aborted) == 0 && !(e is PipelineStoppedException))
+                {
+                    // Left to escape, it would reach the driver script as "Exception calling
+                    // "Drive" with "3" argument(s)": say whose code failed, with its message.
+                    EmitRecord(EndBlockFailure(e));
+                    ended = Array.Empty<object>();
+                }
+
+                foreach (object? o in ended) EmitRecord(new EndOutput(o));
                 _pipe.Dispose();
                 _pipe = null;
             }
+        }
+
+        /// <summary>The error record of a throw in the user's end {} block, with the thrown message (the original exception inside).</summary>
+        private static ErrorRecord EndBlockFailure(Exception e)
+        {
+            ErrorRecord? inner = (e as IContainsErrorRecord)?.ErrorRecord;
+            string message = inner?.Exception?.Message ?? e.Message;
+            var record = new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.EndBlockFailed, message), e), Strings.CleanupFailedId, inner?.CategoryInfo.Category ?? ErrorCategory.NotSpecified, inner?.TargetObject);
+            return record;
         }
 
         private void OpenPipe()
@@ -289,6 +368,17 @@ namespace ParallelMap.Commands
             }
 
             _pipe = null;
+            if (_lent)
+            {
+                // Lent again only if nothing stopped or broke it; otherwise closed below, as unpooled.
+                bool healthy = _executed && Volatile.Read(ref _aborted) == 0 && _runspace?.RunspaceStateInfo.State == RunspaceState.Opened;
+                if (_setup.Lender!.TryReturn(_runspace, healthy))
+                {
+                    _runspace = null;
+                    return;
+                }
+            }
+
             try
             {
                 if (_setup.CleanupScript is string cleanup && _runspace?.RunspaceStateInfo.State == RunspaceState.Opened)
@@ -397,6 +487,17 @@ namespace ParallelMap.Commands
             if (_context is not null)
             {
                 _outputs.Add(value);
+
+                // A big item's outputs go down the pipeline as it writes them, a chunk at a time
+                // (the engine blocks this thread while the caller's outbox is full), instead of
+                // being held until the item ends: two items of a million objects each would
+                // otherwise hold both millions. Resumable batches record an item's results whole,
+                // and ordered runs cannot pass an item ahead of earlier ones (CanStream is false).
+                if (_outputs.Count >= StreamChunk && _setup.ResultDepth is null && _context.CanStream)
+                {
+                    _context.Stream(_outputs.ToArray());
+                    _outputs.Clear();
+                }
             }
             else
             {

@@ -82,15 +82,17 @@ namespace ParallelMap.Commands
             }
 
             var edits = new List<(int Start, int Length, string Replacement)>();
-            foreach (UsingExpressionAst u in root.FindAll(a => a is UsingExpressionAst, searchNestedScriptBlocks: true).Cast<UsingExpressionAst>())
+            foreach (Ast reference in root.FindAll(a => a is UsingExpressionAst || UsingNames.IsPrivate(a), searchNestedScriptBlocks: true))
             {
-                if (!BelongsToThisCall(u, root)) continue;
-                VariableExpressionAst variable = UsingExpressionAst.ExtractUsingVariable(u);
-                string name = variable.VariablePath.UserPath;
-                string privateName = "__pmUsing_" + Mangle(name);
+                // An outer call's private variable stands for the $using: it replaced: in a script
+                // block the item hands to a call of its own, that call resolves it (issue 10).
+                if (!BelongsToThisCall(reference, root)) continue;
+                VariableExpressionAst variable = reference is UsingExpressionAst u ? UsingExpressionAst.ExtractUsingVariable(u) : (VariableExpressionAst)reference;
+                string name = reference is UsingExpressionAst ? variable.VariablePath.UserPath : UsingNames.Decode(variable.VariablePath.UserPath);
+                string privateName = UsingNames.Encode(name);
                 if (!usingValues.ContainsKey(privateName))
                 {
-                    PSVariable? found = variable.VariablePath.IsDriveQualified && !variable.VariablePath.IsVariable
+                    PSVariable? found = IsDriveReference(name)
                         ? DriveValue(callerState, name)
                         : callerState.PSVariable.Get(name);
                     if (found is null)
@@ -168,7 +170,7 @@ namespace ParallelMap.Commands
         /// (<c>Where-Object { $_ -gt $using:x }</c>, <c>&amp; { }</c>, a function) belongs to
         /// this call, as in ForEach-Object -Parallel, where such a block sees the outer values.
         /// </summary>
-        private static bool BelongsToThisCall(UsingExpressionAst usingAst, Ast root)
+        private static bool BelongsToThisCall(Ast usingAst, Ast root)
         {
             for (Ast? a = usingAst.Parent; a is not null && a != root; a = a.Parent)
             {
@@ -416,11 +418,11 @@ namespace ParallelMap.Commands
             return open >= 0 && close > open ? t.Substring(open + 1, close - open - 1) : t;
         }
 
-        private static string Mangle(string name)
+        /// <summary>True for <c>$using:env:HOME</c> and the like: a provider path, not a variable.</summary>
+        private static bool IsDriveReference(string name)
         {
-            var sb = new StringBuilder(name.Length);
-            foreach (char c in name) sb.Append(char.IsLetterOrDigit(c) || c == '_' ? c : '_');
-            return sb.ToString() + "_" + ((uint)StringComparer.OrdinalIgnoreCase.GetHashCode(name)).ToString("x8", System.Globalization.CultureInfo.InvariantCulture);
+            var path = new VariablePath(name);
+            return path.IsDriveQualified && !path.IsVariable;
         }
     }
 

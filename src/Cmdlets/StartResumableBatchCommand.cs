@@ -91,6 +91,12 @@ namespace ParallelMap.Commands
         /// <summary>When <see cref="OnIdle"/> last looked at the chunk time bound (Environment.TickCount).</summary>
         private int _lastIdleCheck;
 
+        /// <summary>Holds off SIGTERM while the run saves what finished (see <see cref="TerminationSignal"/>).</summary>
+        private TerminationSignal? _termination;
+
+        /// <summary>How long SIGTERM waits for the save: the runspaces' cleanup (5 s at most) and the last flush.</summary>
+        private static readonly TimeSpan TerminationBound = TimeSpan.FromSeconds(10);
+
         /// <summary>The checkpoint folder: made on the first run, resumed on the next.</summary>
         [Parameter(Mandatory = true, Position = 0)]
         [ValidateNotNullOrEmpty]
@@ -166,6 +172,7 @@ namespace ParallelMap.Commands
         protected override void BeginProcessing()
         {
             _clock.Start();
+            ThrowIfKeyScriptUsesUsing();
             _path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
             string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
             if (parent is not null && !Directory.Exists(parent))
@@ -197,7 +204,7 @@ namespace ParallelMap.Commands
 
             var options = new CheckpointOptions
             {
-                Fingerprint = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, KeyScript?.ToString() ?? string.Empty),
+                Fingerprint = FingerprintFor(_path),
                 AllowFingerprintMismatch = Force,
                 ChunkSize = ChunkSize,
                 ChunkMaxAge = TimeSpan.FromSeconds(ChunkSeconds),
@@ -212,13 +219,18 @@ namespace ParallelMap.Commands
             {
                 _session = CheckpointStore.Open(_path, options);
             }
+            catch (CheckpointException e) when (e.ErrorId == CheckpointErrorIds.CheckpointFingerprintMismatch)
+            {
+                // The store's message cannot know this cmdlet's way out: say it.
+                ThrowTerminatingError(CheckpointErrors.ToRecord(new CheckpointException(e.ErrorId, Strings.Format(Strings.FingerprintMismatch, _path), e.FilePath, e), _path));
+            }
             catch (CheckpointException e)
             {
                 ThrowTerminatingError(CheckpointErrors.ToRecord(e, _path));
             }
             catch (ArgumentException e)
             {
-                ThrowTerminatingError(new ErrorRecord(e, Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(UserText.WithoutParameterName(e), e), Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
             }
 
             if (_session!.TookOverStaleLockFrom is CheckpointLockHolder stale)
@@ -228,6 +240,48 @@ namespace ParallelMap.Commands
 
             if (_session.DroppedTornTail) WriteVerbose(Strings.DroppedTornTail);
             base.BeginProcessing();
+
+            // SIGTERM stops the run as Ctrl-C does (StopProcessing is safe from any thread and
+            // writes nothing); the pipeline thread then saves in DisposeResources and releases it.
+            _termination = TerminationSignal.Register(StopProcessing, TerminationBound);
+        }
+
+        /// <summary>
+        /// What this batch runs, as the checkpoint remembers it. Since version 2 the script blocks are
+        /// fingerprinted by their tokens (<see cref="ScriptFingerprint"/>), so comments and white space
+        /// do not count; a checkpoint made with version 1 (the exact text) resumes as long as the
+        /// text is unchanged, and keeps its version-1 fingerprint (the manifest is never rewritten).
+        /// </summary>
+        private string FingerprintFor(string path)
+        {
+            string keyScript = KeyScript?.ToString() ?? string.Empty;
+            string current = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/2", ScriptFingerprint.Normalize(ScriptBlock.ToString()), ParameterSetName, KeyProperty ?? string.Empty, KeyScript is null ? string.Empty : ScriptFingerprint.Normalize(keyScript));
+            if (Restart || !File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName))) return current;
+            string stored;
+            try
+            {
+                stored = CheckpointStore.ReadManifest(path).Fingerprint;
+            }
+            catch (CheckpointException)
+            {
+                return current; // Open reports what is wrong with it.
+            }
+
+            string version1 = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, keyScript);
+            return string.Equals(stored, version1, StringComparison.Ordinal) ? version1 : current;
+        }
+
+        /// <summary>
+        /// -KeyScript runs in the caller's scope, where '$using:' means nothing: refused once, up
+        /// front, rather than failing every item's key.
+        /// </summary>
+        private void ThrowIfKeyScriptUsesUsing()
+        {
+            if (KeyScript?.Ast.Find(a => a is System.Management.Automation.Language.UsingExpressionAst, searchNestedScriptBlocks: true) is System.Management.Automation.Language.UsingExpressionAst found)
+            {
+                string name = (found.SubExpression as System.Management.Automation.Language.VariableExpressionAst)?.VariablePath.UserPath ?? found.SubExpression.Extent.Text;
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.UsingInKeyScript, name)), Strings.UsingInKeyScriptId, ErrorCategory.InvalidArgument, KeyScript));
+            }
         }
 
         /// <summary>Skips items already recorded; hands the others to the runspaces.</summary>
@@ -235,6 +289,9 @@ namespace ParallelMap.Commands
         {
             if (_declined || _session is null) return;
             if (!ReceivesInput) return;
+
+            // After SIGTERM nothing stops the upstream commands but this: end the pipeline.
+            if (_termination?.Signalled == true) throw new PipelineStoppedException();
             ThrowIfSaveFailed();
             object? item = InputObject;
             _total++;
@@ -257,6 +314,13 @@ namespace ParallelMap.Commands
                 return;
             }
 
+            // Before ShouldRun, which counts the key as seen in this run.
+            if (!TryTakeInput(ref item))
+            {
+                _rejected++;
+                return;
+            }
+
             bool run;
             try
             {
@@ -270,8 +334,9 @@ namespace ParallelMap.Commands
             }
             catch (ArgumentException e)
             {
+                // A message of our own: the store's ArgumentException names its own parameter.
                 _rejected++;
-                WriteError(new ErrorRecord(e, Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.KeyInvalid, UserText.WithoutParameterName(e)), e), Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
                 return;
             }
 
@@ -490,7 +555,32 @@ namespace ParallelMap.Commands
         /// <summary>Saves what finished (never loses a recorded result), then releases the lock and the runspaces.</summary>
         protected override void DisposeResources()
         {
+            // On SIGTERM what finished is saved first: the cleanup scripts may use up the bound.
+            if (_termination?.Signalled == true) FlushQuietly();
             base.DisposeResources();
+            if (_session is null)
+            {
+                _termination?.Dispose();
+                return;
+            }
+
+            try
+            {
+                FlushQuietly();
+            }
+            finally
+            {
+                _session.Dispose();
+                _session = null;
+
+                // Last: the exit SIGTERM held off may go on now that everything is saved and closed.
+                _termination?.Dispose();
+            }
+        }
+
+        /// <summary>Saves what finished and is not saved yet; a failure leaves it pending (a resume runs it).</summary>
+        private void FlushQuietly()
+        {
             if (_session is null) return;
             try
             {
@@ -499,11 +589,6 @@ namespace ParallelMap.Commands
             catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
                 // Disposing after a failure: what was not saved stays pending and re-runs on resume.
-            }
-            finally
-            {
-                _session.Dispose();
-                _session = null;
             }
         }
     }

@@ -25,6 +25,7 @@ namespace ParallelMap.Commands
         internal const string KeyRequiredId = "KeyRequired";
         internal const string KeyInvalidId = "KeyInvalid";
         internal const string KeyScriptFailedId = "KeyScriptFailed";
+        internal const string NestedScriptBlockId = "NestedScriptBlockNotSupported";
 
         // Messages
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
@@ -34,8 +35,9 @@ namespace ParallelMap.Commands
         internal const string VariableNameReserved = "The variable name '{0}' is reserved: it is an automatic variable, or begins with the module's private prefix '__pm'.";
         internal const string VariableNameInvalid = "The variable name '{0}' is not valid for -Variable: give a plain name, without a scope or drive such as 'global:' or 'env:', and not blank.";
         internal const string UsingVariableNotDefined = "The variable '$using:{0}' refers to '${0}', which is not defined in the calling scope.";
+        internal const string NestedScriptBlock = "{0} holds a script block at {1}. A script block is bound to the runspace that made it and must not run on the worker threads: one given on its own ($using:f, -Variable @{{ f = $f }}, or piped in) is rebound to each runspace, but one inside a hashtable, an array or an object cannot be without copying a value that is shared by reference. Pass the script block on its own, or its text ($f.ToString()) and make it with [scriptblock]::Create in the script.";
+        internal const string PipedItem = "The piped item";
         internal const string InitializationFailed = "The initialization of a runspace failed: {0}";
-        internal const string ItemTimedOut = "The item did not finish within the -TimeoutSeconds limit of {0} s; its runspace was stopped and replaced.";
         internal const string CleanupFailed = "The cleanup of a runspace failed: {0}";
         internal const string WorkerFailed = "A runspace failed outside any item: {0}";
         internal const string BeginBlockFailed = "The script block's begin {{}} block failed, so no item could run in this runspace: {0}";
@@ -57,6 +59,17 @@ namespace ParallelMap.Commands
         internal const string ProgressActivity = "{0}";
         internal const string ProgressStatus = "{0} of {1} done, {2} running, {3:0.#}/s";
         internal const string ProgressStatusNoTotal = "{0} done, {1} running, {2:0.#}/s";
+
+        // Issue 10: messages a user can act on
+        internal const string MandatoryParameterNotBoundId = "MandatoryParameterNotBound";
+        internal const string UsingInKeyScriptId = "UsingInKeyScript";
+        internal const string MandatoryParameterNotBound = "The script block declares the mandatory parameter {0}, which no item can bind: each item is pipeline input ($_), so only a parameter with ValueFromPipeline or ValueFromPipelineByPropertyName receives it. Make the parameter optional, or let it take the item from the pipeline.";
+        internal const string UsingInKeyScript = "The -KeyScript uses '$using:{0}', but it runs in the calling scope on the caller's thread, not in a runspace: write '${0}' instead. Nothing was run.";
+        internal const string EndBlockFailed = "The script block's end {{}} block failed in a runspace: {0}";
+        internal const string ItemTimedOutNamed = "The item '{0}' did not finish within the -TimeoutSeconds limit of {1} s; its runspace was stopped and replaced.";
+        internal const string BlockFailed = "Script block {0} of {1} ({2}) failed: {3}";
+        internal const string KeyInvalid = "The item's key cannot be recorded in the checkpoint: {0}";
+        internal const string FingerprintMismatch = "The checkpoint '{0}' was made by a different batch: the script block, -KeyProperty or -KeyScript changed in a way that changes what it does (comments and white space do not count). To resume anyway, running the items left with this script and keeping the results already saved, add -Force; to discard the checkpoint's results and start over, add -Restart.";
 
         internal static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
     }

@@ -2,16 +2,6 @@ using System;
 
 namespace ParallelMap.Engine
 {
-    /// <summary>What the engine does when an item fails for good (after its retries).</summary>
-    public enum ErrorPolicy
-    {
-        /// <summary>Each failure is an outcome; the other items go on.</summary>
-        Continue = 0,
-
-        /// <summary>The first final failure cancels the rest promptly; items never started are reported <see cref="ItemStatus.NotRun"/>.</summary>
-        Stop = 1,
-    }
-
     /// <summary>
     /// The settings of one engine run. Every setter validates at once and throws an
     /// <see cref="ArgumentOutOfRangeException"/> whose parameter name is the option's name, so a bad
@@ -97,7 +87,12 @@ namespace ParallelMap.Engine
         /// <summary>Stack size of each worker thread in bytes; 0 for the platform default.</summary>
         public int WorkerStackSize { get => _workerStackSize; set => _workerStackSize = AtLeast(value, 0, nameof(WorkerStackSize)); }
 
-        /// <summary>How long <c>Shutdown</c> and <c>Dispose</c> wait for workers to run their end after a stop; a worker that ignores its abort longer is abandoned.</summary>
+        /// <summary>
+        /// How long <c>Shutdown</c> and <c>Dispose</c> wait for aborted workers (after a stop or a
+        /// timeout) to run their end; one still in its end then is abandoned. A worker still inside
+        /// the interrupted call half a second after its abort (a call that ignores the abort) is
+        /// abandoned then, whatever this says; its end runs on its own thread when the call returns.
+        /// </summary>
         public TimeSpan ShutdownTimeout { get => _shutdownTimeout; set => _shutdownTimeout = NotNegative(value, nameof(ShutdownTimeout)); }
 
         /// <summary>How often the caller's <c>OnWait</c> callback runs while the caller is blocked in the engine.</summary>

@@ -59,7 +59,7 @@ namespace ParallelMap.Engine
         /// <summary>Time since the engine was created.</summary>
         public TimeSpan Elapsed { get; }
 
-        /// <summary>Completions per second, smoothed over roughly the last five seconds.</summary>
+        /// <summary>Completions per second over roughly the last five seconds (early in a run: since just before the first completion).</summary>
         public double RatePerSecond { get; }
 
         /// <summary>The number of items in the run when known: the hint, or the submitted count once input is complete.</summary>

@@ -64,6 +64,31 @@ namespace ParallelMap.Engine
             _publisher.PublishItemRecord(record);
         }
 
+        /// <summary>
+        /// True when this run lets an item pass outputs on before it ends (<see cref="Stream"/>):
+        /// in unordered runs only, since in an ordered run they would overtake earlier items.
+        /// </summary>
+        public bool CanStream { get; internal set; }
+
+        /// <summary>How many outputs this attempt passed on through <see cref="Stream"/>.</summary>
+        public long StreamedCount { get; private set; }
+
+        /// <summary>
+        /// Passes outputs on now, before the item ends, as an <see cref="ItemOutputs{TOut}"/> side
+        /// record; blocks while the caller's outbox is full (the same backpressure as outcomes).
+        /// An attempt that streamed is never retried: what it passed on cannot be taken back, and a
+        /// second attempt would pass it on twice.
+        /// </summary>
+        /// <param name="outputs">The outputs; the context keeps no reference to the list.</param>
+        public void Stream(IReadOnlyList<TOut> outputs)
+        {
+            if (outputs is null) throw new ArgumentNullException(nameof(outputs));
+            if (!CanStream) throw new InvalidOperationException(Messages.StreamNotAllowed);
+            if (outputs.Count == 0) return;
+            StreamedCount += outputs.Count;
+            _publisher.PublishItemRecord(new ItemOutputs<TOut>(outputs));
+        }
+
         /// <summary>Marks the attempt failed without throwing; processing may go on (like a non-terminating error).</summary>
         /// <param name="error">The error; the first one is kept.</param>
         public void Fail(Exception error)
@@ -78,6 +103,7 @@ namespace ParallelMap.Engine
             Attempt = attempt;
             FailedWith = null;
             Attachment = null;
+            StreamedCount = 0;
             _single = default!;
             _many = null;
             _count = 0;

@@ -19,6 +19,7 @@ namespace ParallelMap.Engine
         internal const string LoopAlreadyRun = "A work loop runs once.";
         internal const string ItemTimedOut = "The item did not finish within {0}.";
         internal const string ItemCancelled = "The run was stopped while the item was running.";
+        internal const string StreamNotAllowed = "Outputs can be streamed only in an unordered run (ItemContext.CanStream).";
         internal const string Disposed = "The engine was disposed.";
 
         internal static string Format(string format, params object?[] args) => string.Format(CultureInfo.InvariantCulture, format, args);

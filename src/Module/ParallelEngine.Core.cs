@@ -25,8 +25,9 @@ namespace ParallelMap.Engine
     /// Stop bound: <see cref="Stop"/> reports every unfinished item at once (cancelled or not run)
     /// and aborts the busy workers; the caller's wait therefore ends within one idle-callback
     /// interval, whether or not a worker honours its abort. Workers then run their end; a worker
-    /// still stuck after <see cref="EngineOptions.ShutdownTimeout"/> is abandoned (its thread is a
-    /// background thread).
+    /// still inside the interrupted call half a second after its abort (it ignores the abort), or
+    /// still in its end after <see cref="EngineOptions.ShutdownTimeout"/>, is abandoned: its thread
+    /// is a background thread, and its end still runs when the call comes back.
     /// </para>
     /// <para>
     /// Lock order (the one rule every part keeps): the engine lock <c>_lock</c> first, then a
@@ -51,6 +52,14 @@ namespace ParallelMap.Engine
     {
         private const int RunningState = 1;
         private const int ClaimedState = 2;
+
+        /// <summary>
+        /// How long after its abort a worker still inside the interrupted call is waited for by a
+        /// shutdown before its thread is abandoned (at most <see cref="EngineOptions.ShutdownTimeout"/>).
+        /// Long enough for a call that honours the abort to come back; short enough that a stop or
+        /// a timeout returns within a second.
+        /// </summary>
+        private static readonly TimeSpan StuckWorkerGrace = TimeSpan.FromMilliseconds(500);
 
         /// <summary>Buffered outcomes a worker publishes without waiting for its batch to end.</summary>
         private const int WorkerFlushCount = 32;
@@ -106,6 +115,17 @@ namespace ParallelMap.Engine
 
         /// <summary>Records and outcomes for the caller, in publication order (lock).</summary>
         private List<object> _outbox = new List<object>();
+
+        /// <summary>
+        /// Outputs inside <see cref="ItemOutputs{TOut}"/> records in the outbox (lock). A streamed
+        /// record carries many outputs, so it is weighed by them: a worker streaming a big item
+        /// waits while this reaches <see cref="StreamedCapacity"/>, which bounds the memory a big
+        /// item holds however large its records are.
+        /// </summary>
+        private int _outboxStreamed;
+
+        /// <summary>The most streamed outputs the outbox holds before a streaming worker waits.</summary>
+        private int StreamedCapacity => _options.OutcomeCapacity * 2;
 
         /// <summary>An empty list to swap with the outbox (caller thread).</summary>
         private List<object>? _spareOutbox = new List<object>();

@@ -198,6 +198,7 @@ namespace ParallelMap.Engine
             List<object> batch = _outbox;
             _outbox = _spareOutbox ?? new List<object>();
             _spareOutbox = null;
+            _outboxStreamed = 0;
             _roomWait.WakeAll(_lock);
             return batch;
         }

@@ -41,6 +41,7 @@ namespace ParallelMap.Engine
         /// <summary>Adds an outcome or record to the outbox, counting final outcomes (lock held).</summary>
         private void AddToOutboxLocked(object o)
         {
+            if (o is WorkerRecord<TIn> { Record: ItemOutputs<TOut> streamed }) _outboxStreamed += streamed.Values.Count;
             if (o is ItemOutcome<TIn, TOut> outcome)
             {
                 _completed++;

@@ -106,7 +106,8 @@ namespace ParallelMap.Engine
                 {
                 }
 
-                while (mayWait && _outbox.Count >= _options.OutcomeCapacity && !_stopping && Volatile.Read(ref _disposed) == 0)
+                bool streamed = record.Record is ItemOutputs<TOut>;
+                while (mayWait && (_outbox.Count >= _options.OutcomeCapacity || (streamed && _outboxStreamed >= StreamedCapacity)) && !_stopping && Volatile.Read(ref _disposed) == 0)
                 {
                     WaitForRoomLocked();
                     while (!AppendPendingLocked(slot, mayWait))

@@ -11,7 +11,8 @@ namespace ParallelMap.Engine
         /// <summary>A failed or timed-out attempt: schedule a retry, or report it final (claim held).</summary>
         private void FailAttempt(WorkerSlot<TIn, TOut>? slot, WorkEntry e, ItemStatus status, Exception error, TimeSpan duration, int workerId)
         {
-            bool retryable = status == ItemStatus.Failed || _options.RetryTimedOut;
+            // An attempt that already passed outputs on is final: a retry would pass them on twice.
+            bool retryable = (status == ItemStatus.Failed || _options.RetryTimedOut) && !e.OutputsStreamed;
             if (retryable && e.Attempts <= _options.MaxRetries)
             {
                 (e.PreviousErrors ??= new List<Exception>()).Add(error);

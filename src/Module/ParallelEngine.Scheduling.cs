@@ -43,6 +43,7 @@ namespace ParallelMap.Engine
         {
             int id = ++_nextWorkerId;
             var slot = new WorkerSlot<TIn, TOut>(this, id);
+            slot.Context.CanStream = !_options.Ordered;
             _live.Add(slot);
             _threads.Add(slot);
             _workersBeginning++;

@@ -13,7 +13,9 @@ namespace ParallelMap.Engine
         /// meanwhile; completes the input first. A worker that ends normally is waited for as long
         /// as its end takes (it is the user's cleanup); a worker that was aborted (timeout, stop) is
         /// waited for until <see cref="EngineOptions.ShutdownTimeout"/> after the first shutdown
-        /// began, then abandoned. Returns false if some worker was abandoned.
+        /// began, then abandoned, and one still inside the interrupted call (it ignores the abort)
+        /// is abandoned <see cref="StuckWorkerGrace"/> after its abort already. Returns false if
+        /// some worker was abandoned.
         /// </summary>
         /// <returns>True when every worker thread exited.</returns>
         public bool Shutdown()
@@ -23,17 +25,17 @@ namespace ParallelMap.Engine
             while (true)
             {
                 DeliverReady();
-                bool onlyAborted = true;
+                long giveUp = long.MinValue;
                 lock (_lock)
                 {
                     if (_threads.Count == 0 && _outbox.Count == 0) return true;
                     foreach (var slot in _threads)
                     {
-                        if (!slot.AbortRequested) onlyAborted = false;
+                        giveUp = Math.Max(giveUp, GiveUpTicks(slot, deadline));
                     }
                 }
 
-                long left = onlyAborted ? deadline - _clock.ElapsedTicks : long.MaxValue;
+                long left = giveUp == long.MaxValue ? long.MaxValue : giveUp - _clock.ElapsedTicks;
                 if (left <= 0) return false;
                 WaitForActivity((int)Math.Max(1, Math.Min(_options.IdleCallbackInterval.TotalMilliseconds, left * 1000 / Stopwatch.Frequency)));
                 _sink.OnWait();
@@ -77,8 +79,13 @@ namespace ParallelMap.Engine
             lock (_lock) threads = _threads.ToArray();
             foreach (var slot in threads)
             {
-                long left = deadline - _clock.ElapsedTicks;
-                slot.Thread?.Join((int)Math.Max(0, left * 1000 / Stopwatch.Frequency));
+                // Polled, because a stuck worker that comes back meanwhile earns the full deadline.
+                while (true)
+                {
+                    long left = Math.Min(deadline, GiveUpTicks(slot, deadline)) - _clock.ElapsedTicks;
+                    if (left <= 0) break;
+                    if (slot.Thread!.Join((int)Math.Max(1, Math.Min(50, left * 1000 / Stopwatch.Frequency)))) break;
+                }
             }
 
             _watchdog?.Join((int)Math.Max(0, (deadline - _clock.ElapsedTicks) * 1000 / Stopwatch.Frequency) + 100);
@@ -86,6 +93,24 @@ namespace ParallelMap.Engine
 
             // Last: the workers are done with the source (an abandoned one only runs its own end).
             _source.CloseAll();
+        }
+
+        /// <summary>
+        /// Until when Shutdown and Dispose wait for a worker's thread, in engine clock ticks
+        /// (long.MaxValue: as long as its end takes). An aborted worker back from the interrupted
+        /// call gets the shutdown deadline for its end; one still inside the call gets
+        /// <see cref="StuckWorkerGrace"/> from its abort: a call that ignores the abort (a blocking
+        /// .NET call in a runspace) may last minutes, and the stop promise is a prompt return. Its
+        /// thread is a background thread, and its end runs when it comes back.
+        /// </summary>
+        private long GiveUpTicks(WorkerSlot<TIn, TOut> slot, long deadline)
+        {
+            if (!slot.AbortRequested) return long.MaxValue;
+            long interruptedAt = Volatile.Read(ref slot.AbortedAtTicks);
+
+            // Told to stop but not interrupted (idle, or still in its begin), or back already.
+            if (interruptedAt == 0 || slot.Ending) return deadline;
+            return Math.Min(deadline, interruptedAt + (long)(StuckWorkerGrace.TotalSeconds * Stopwatch.Frequency));
         }
 
         /// <summary>One deadline for Shutdown and Dispose together, so a stop never waits twice.</summary>
@@ -176,8 +201,11 @@ namespace ParallelMap.Engine
             }
         }
 
-        private static void AbortWorker(WorkerSlot<TIn, TOut> slot)
+        /// <summary>Interrupts a worker inside an item (its attempt was claimed by a stop or the watchdog).</summary>
+        private void AbortWorker(WorkerSlot<TIn, TOut> slot)
         {
+            // The time first, then the flag: GiveUpTicks reads them in the other order.
+            Interlocked.CompareExchange(ref slot.AbortedAtTicks, Math.Max(1, _clock.ElapsedTicks), 0);
             slot.AbortRequested = true;
             try
             {

@@ -23,6 +23,9 @@ namespace ParallelMap.Engine
 
             internal List<Exception>? PreviousErrors;
 
+            /// <summary>Set when an attempt passed outputs on before it ended: such an item is never retried.</summary>
+            internal volatile bool OutputsStreamed;
+
             internal WorkEntry(long sequence, TIn input)
             {
                 Sequence = sequence;

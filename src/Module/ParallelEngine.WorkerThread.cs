@@ -62,6 +62,9 @@ namespace ParallelMap.Engine
             }
             finally
             {
+                // Back from begin or the item loop, whatever stopped it: from here a shutdown waits
+                // for this worker's end in full, even if it was abandoned as stuck a moment ago.
+                slot.Ending = true;
                 FlushPending(slot, mayWait: false);
                 try
                 {

@@ -36,6 +36,15 @@ namespace ParallelMap.Engine
         /// <summary>Set once the worker was interrupted (timeout or stop): shutdown waits for it only so long.</summary>
         internal volatile bool AbortRequested;
 
+        /// <summary>When the worker was first interrupted inside an item, in engine clock ticks; 0 if never (written before <see cref="AbortRequested"/>).</summary>
+        internal long AbortedAtTicks;
+
+        /// <summary>
+        /// Set once the worker's thread is back from whatever it was doing (its begin or an item)
+        /// and runs its end or exits: from then on a shutdown waits for its end like any cleanup.
+        /// </summary>
+        internal volatile bool Ending;
+
         internal WorkerSlot(ParallelEngine<TIn, TOut> core, int id)
         {
             Core = core;
@@ -46,6 +55,7 @@ namespace ParallelMap.Engine
         void IRecordPublisher.PublishItemRecord(object record)
         {
             var current = Current;
+            if (current is not null && record is ItemOutputs<TOut>) current.OutputsStreamed = true;
             var rec = current is null
                 ? new WorkerRecord<TIn>(-1, default!, 0, Id, record)
                 : new WorkerRecord<TIn>(current.Sequence, current.Input, CurrentAttempt, Id, record);

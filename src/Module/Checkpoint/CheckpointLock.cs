@@ -27,14 +27,14 @@ namespace ParallelMap.Engine.Checkpoint
     internal sealed class CheckpointLock : IDisposable
     {
         /// <summary>The open <c>lock</c> file; holding it is holding the lock.</summary>
-        private FileStream? lockStream;
+        private FileStream? _lockStream;
 
-        private readonly CheckpointLayout layout;
+        private readonly CheckpointLayout _layout;
 
         private CheckpointLock(CheckpointLayout layout, FileStream lockStream, CheckpointLockHolder holder, CheckpointLockHolder? previous)
         {
-            this.layout = layout;
-            this.lockStream = lockStream;
+            _layout = layout;
+            _lockStream = lockStream;
             Holder = holder;
             TakenOverFrom = previous;
         }
@@ -183,8 +183,8 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Deletes the holder file, then releases the OS lock; exactly once.</summary>
         public void Dispose()
         {
-            FileStream? stream = lockStream;
-            lockStream = null;
+            FileStream? stream = _lockStream;
+            _lockStream = null;
             if (stream is null)
             {
                 return;
@@ -194,7 +194,7 @@ namespace ParallelMap.Engine.Checkpoint
             // next writer never finds a holder file that names a finished run.
             try
             {
-                File.Delete(layout.Holder);
+                File.Delete(_layout.Holder);
             }
             catch (IOException)
             {

@@ -4,31 +4,6 @@ using System.Collections.Generic;
 namespace ParallelMap.Engine.Checkpoint
 {
     /// <summary>
-    /// Saves one chunk of results in place of the store's own chunk writer. It runs on the thread
-    /// that recorded the result that completed the chunk (or called Flush), never concurrently
-    /// with itself. The keys are recorded done only after it returns; if it throws, none of them
-    /// is. The lists are the hook's to keep.
-    /// </summary>
-    /// <param name="chunkPath">Where the chunk belongs; a name no run of this checkpoint has used or will use.
-    /// If the hook leaves a file there, the store fsyncs it before recording the keys done.</param>
-    /// <param name="results">The result payloads, in recording order.</param>
-    /// <param name="keys">The keys, parallel to <paramref name="results"/>.</param>
-    public delegate void CheckpointSaveHook(string chunkPath, IReadOnlyList<byte[]> results, IReadOnlyList<string> keys);
-
-    /// <summary>What <see cref="CheckpointStore.Open"/> does about an existing or missing checkpoint.</summary>
-    public enum CheckpointOpenMode
-    {
-        /// <summary>Resume the checkpoint if it exists, make it otherwise.</summary>
-        OpenOrCreate = 0,
-
-        /// <summary>Make a new checkpoint; fail with <see cref="CheckpointErrorIds.CheckpointExists"/> if one exists.</summary>
-        CreateNew = 1,
-
-        /// <summary>Resume an existing checkpoint; fail with <see cref="CheckpointErrorIds.CheckpointNotFound"/> if there is none.</summary>
-        OpenExisting = 2,
-    }
-
-    /// <summary>
     /// How a checkpoint session saves. <see cref="Validate"/> (called by
     /// <see cref="CheckpointStore.Open"/>) throws an <see cref="ArgumentException"/> whose
     /// <see cref="ArgumentException.ParamName"/> names the option at fault.

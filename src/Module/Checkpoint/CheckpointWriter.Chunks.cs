@@ -9,23 +9,23 @@ namespace ParallelMap.Engine.Checkpoint
     {
         private void MarkUnsaved()
         {
-            if (oldestUnsaved < 0)
+            if (_oldestUnsaved < 0)
             {
-                oldestUnsaved = clock();
+                _oldestUnsaved = _clock();
             }
         }
 
         private bool SaveIfDue()
         {
-            if (oldestUnsaved < 0 || clock() - oldestUnsaved < chunkMaxAgeTicks)
+            if (_oldestUnsaved < 0 || _clock() - _oldestUnsaved < _chunkMaxAgeTicks)
             {
                 return false;
             }
 
-            if (background && bufferKeys.Count > 0)
+            if (_background && _bufferKeys.Count > 0)
             {
                 // Handed over without waiting; if the saver is busy, a later call hands it.
-                if (!saver!.IsBusy)
+                if (!_saver!.IsBusy)
                 {
                     HandToSaver();
                 }
@@ -40,16 +40,16 @@ namespace ParallelMap.Engine.Checkpoint
         private void SaveAll()
         {
             WaitForSaver();
-            if (bufferKeys.Count > 0)
+            if (_bufferKeys.Count > 0)
             {
                 SaveChunk();
             }
-            else if (journal.HasUnsynced)
+            else if (_journal.HasUnsynced)
             {
                 SyncJournal();
             }
 
-            oldestUnsaved = -1;
+            _oldestUnsaved = -1;
         }
 
 
@@ -61,17 +61,17 @@ namespace ParallelMap.Engine.Checkpoint
         /// </summary>
         private void SaveChunk()
         {
-            Debug.Assert(bufferKeys.Count > 0, "SaveChunk needs something to save");
+            Debug.Assert(_bufferKeys.Count > 0, "SaveChunk needs something to save");
             ChunkJob job = TakeChunk();
             try
             {
                 WriteChunk(job);
                 AppendChunkRecords(job);
-                journal.Sync();
+                _journal.Sync();
             }
             catch (Exception e)
             {
-                faulted = true;
+                _faulted = true;
                 throw SaveFailed(job, e);
             }
 
@@ -87,15 +87,15 @@ namespace ParallelMap.Engine.Checkpoint
         private void HandToSaver()
         {
             WaitForSaver();
-            saver!.Hand(TakeChunk());
+            _saver!.Hand(TakeChunk());
             ClearBuffer();
         }
 
         /// <summary>Waits (releasing the gate) until no chunk is being saved; throws if that save failed.</summary>
         private void WaitForSaver()
         {
-            saver?.WaitIdle();
-            if (faulted)
+            _saver?.WaitIdle();
+            if (_faulted)
             {
                 ThrowIfNotWritable();
             }
@@ -104,26 +104,26 @@ namespace ParallelMap.Engine.Checkpoint
 
         private ChunkJob TakeChunk()
         {
-            long number = nextChunk++;
-            return new ChunkJob(number, layout.ChunkPath(number), bufferKeys.ToArray(), bufferPayloads.ToArray());
+            long number = _nextChunk++;
+            return new ChunkJob(number, _layout.ChunkPath(number), _bufferKeys.ToArray(), _bufferPayloads.ToArray());
         }
 
         private void ClearBuffer()
         {
-            bufferKeys.Clear();
-            bufferPayloads.Clear();
-            bufferBytes = 0;
-            oldestUnsaved = -1; // the chunk's save fsyncs the journal, covering every record appended before it
+            _bufferKeys.Clear();
+            _bufferPayloads.Clear();
+            _bufferBytes = 0;
+            _oldestUnsaved = -1; // the chunk's save fsyncs the journal, covering every record appended before it
         }
 
         /// <summary>Writes the chunk's file (or has the save hook write it) and makes it durable.</summary>
         internal void WriteChunk(ChunkJob job)
         {
-            if (saveHook != null)
+            if (_saveHook != null)
             {
                 try
                 {
-                    saveHook(job.Path, job.Payloads, job.Keys);
+                    _saveHook(job.Path, job.Payloads, job.Keys);
                 }
                 catch (Exception e)
                 {
@@ -143,19 +143,19 @@ namespace ParallelMap.Engine.Checkpoint
                         DurableIo.SyncFile(fs);
                     }
 
-                    DurableIo.SyncDirectory(layout.Chunks);
+                    DurableIo.SyncDirectory(_layout.Chunks);
                 }
             }
             else
             {
                 string temp = job.Path + CheckpointLayout.TempExtension;
                 ChunkFile.Write(temp, job.Keys, job.Payloads);
-                faultHook?.Invoke("chunk-written");
+                _faultHook?.Invoke("chunk-written");
                 File.Move(temp, job.Path); // never over an existing file
-                DurableIo.SyncDirectory(layout.Chunks);
+                DurableIo.SyncDirectory(_layout.Chunks);
             }
 
-            faultHook?.Invoke("chunk-renamed");
+            _faultHook?.Invoke("chunk-renamed");
         }
 
         /// <summary>The chunk's keys are done: its file and its journal records are durable. Under the gate.</summary>
@@ -163,22 +163,22 @@ namespace ParallelMap.Engine.Checkpoint
         {
             foreach (string key in job.Keys)
             {
-                KeyState s = keys[key];
+                KeyState s = _keys[key];
                 if ((s & KeyState.Failed) != 0)
                 {
-                    failedCount--;
+                    _failedCount--;
                 }
 
-                keys[key] = (s & ~KeyState.Failed) | KeyState.Done;
-                doneCount++;
+                _keys[key] = (s & ~KeyState.Failed) | KeyState.Done;
+                _doneCount++;
             }
         }
 
         /// <summary>The saver's chunk failed (gate held): the session writes no more and the next call throws this.</summary>
         internal void BackgroundSaveFailed(CheckpointException failure)
         {
-            faulted = true;
-            saverFailure = failure;
+            _faulted = true;
+            _saverFailure = failure;
         }
 
         /// <summary>The error a failed chunk save reports (a <see cref="CheckpointException"/> passes through).</summary>

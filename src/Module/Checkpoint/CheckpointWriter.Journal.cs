@@ -20,9 +20,9 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 switch (op)
                 {
-                    case JournalOp.Submitted: journal.AppendSubmitted(key); break;
-                    case JournalOp.Failure: journal.AppendFailure(attempts, key, text); break;
-                    default: journal.AppendEnd(key); break;
+                    case JournalOp.Submitted: _journal.AppendSubmitted(key); break;
+                    case JournalOp.Failure: _journal.AppendFailure(attempts, key, text); break;
+                    default: _journal.AppendEnd(key); break;
                 }
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
@@ -35,7 +35,7 @@ namespace ParallelMap.Engine.Checkpoint
         {
             try
             {
-                journal.Sync();
+                _journal.Sync();
             }
             catch (Exception e) when (e is IOException || e is UnauthorizedAccessException)
             {
@@ -45,24 +45,24 @@ namespace ParallelMap.Engine.Checkpoint
 
         private CheckpointException JournalFailed(Exception e)
         {
-            faulted = true;
-            return new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.JournalWriteFailed, journal.Path, e.Message), journal.Path, e);
+            _faulted = true;
+            return new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.JournalWriteFailed, _journal.Path, e.Message), _journal.Path, e);
         }
 
         /// <summary>Appends the chunk's C and D records and writes them to the file (not yet fsynced). Under the gate.</summary>
         internal void AppendChunkRecords(ChunkJob job)
         {
-            journal.AppendChunk(job.Number, job.Keys.Length, saveHook != null);
+            _journal.AppendChunk(job.Number, job.Keys.Length, _saveHook != null);
             for (int i = 0; i < job.Keys.Length; i++)
             {
-                journal.AppendDone(job.Number, i, job.Keys[i]);
+                _journal.AppendDone(job.Number, i, job.Keys[i]);
             }
 
-            journal.Write();
-            faultHook?.Invoke("journal-written");
+            _journal.Write();
+            _faultHook?.Invoke("journal-written");
         }
 
         /// <summary>Makes the journal's written records durable (the saver, outside the gate).</summary>
-        internal void FlushJournalToDisk() => journal.FlushToDisk();
+        internal void FlushJournalToDisk() => _journal.FlushToDisk();
     }
 }

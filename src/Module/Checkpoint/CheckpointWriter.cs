@@ -16,64 +16,64 @@ namespace ParallelMap.Engine.Checkpoint
     {
         /// <summary>Serializes every member; held across a chunk save (and the save hook) so that
         /// Dispose from another thread never releases the lock while a save is under way.</summary>
-        private readonly object gate = new object();
+        private readonly object _gate = new object();
 
-        private readonly CheckpointLayout layout;
+        private readonly CheckpointLayout _layout;
 
         /// <summary>Every key the journal or this run knows, with its state.</summary>
-        private readonly Dictionary<string, KeyState> keys;
+        private readonly Dictionary<string, KeyState> _keys;
 
-        private readonly JournalWriter journal;
+        private readonly JournalWriter _journal;
 
-        private readonly int chunkSize;
+        private readonly int _chunkSize;
 
-        private readonly long chunkMaxBytes;
+        private readonly long _chunkMaxBytes;
 
-        private readonly long chunkMaxAgeTicks;
+        private readonly long _chunkMaxAgeTicks;
 
-        private readonly CheckpointSaveHook? saveHook;
+        private readonly CheckpointSaveHook? _saveHook;
 
-        private readonly Action<string>? faultHook;
+        private readonly Action<string>? _faultHook;
 
-        private readonly Func<long> clock;
+        private readonly Func<long> _clock;
 
-        private readonly string runId;
+        private readonly string _runId;
 
         /// <summary>Keys and payloads of the chunk being filled, parallel lists.</summary>
-        private readonly List<string> bufferKeys = new List<string>();
+        private readonly List<string> _bufferKeys = new List<string>();
 
-        private readonly List<byte[]> bufferPayloads = new List<byte[]>();
+        private readonly List<byte[]> _bufferPayloads = new List<byte[]>();
 
-        private long bufferBytes;
+        private long _bufferBytes;
 
         /// <summary>Clock reading when the oldest thing not yet fsynced was recorded; -1 when all is saved.</summary>
-        private long oldestUnsaved = -1;
+        private long _oldestUnsaved = -1;
 
         /// <summary>The number the next chunk gets: above every number in the journal and in the chunks folder.</summary>
-        private long nextChunk;
+        private long _nextChunk;
 
-        private long doneCount;
+        private long _doneCount;
 
-        private long failedCount;
+        private long _failedCount;
 
         /// <summary>The lock, until Dispose (null afterwards).</summary>
-        private CheckpointLock? lockHandle;
+        private CheckpointLock? _lockHandle;
 
-        private bool disposed;
+        private bool _disposed;
 
         /// <summary>A save failed: the on-disk state is still consistent, but this session writes no more.</summary>
-        private bool faulted;
+        private bool _faulted;
 
-        private bool completed;
+        private bool _completed;
 
         /// <summary>Chunks are saved by a thread of the session's own (no save hook).</summary>
-        private readonly bool background;
+        private readonly bool _background;
 
         /// <summary>The background saver (null without <see cref="CheckpointOptions.BackgroundSave"/>).</summary>
-        private readonly ChunkSaver? saver;
+        private readonly ChunkSaver? _saver;
 
         /// <summary>Why the background saver failed; thrown to the next caller.</summary>
-        private CheckpointException? saverFailure;
+        private CheckpointException? _saverFailure;
 
         internal CheckpointWriter(
             CheckpointLayout layout,
@@ -86,33 +86,33 @@ namespace ParallelMap.Engine.Checkpoint
             long nextChunk,
             string runId)
         {
-            this.layout = layout;
-            this.lockHandle = lockHandle;
-            this.journal = journal;
-            this.nextChunk = nextChunk;
-            this.runId = runId;
-            keys = replay.Keys;
-            doneCount = replay.Done;
-            failedCount = replay.Failed;
-            chunkSize = options.ChunkSize;
-            chunkMaxBytes = options.ChunkMaxBytes;
-            chunkMaxAgeTicks = options.ChunkMaxAge.Ticks;
-            saveHook = options.SaveHook;
-            faultHook = options.FaultHook;
-            clock = options.Clock ?? StopwatchTicks;
+            _layout = layout;
+            _lockHandle = lockHandle;
+            _journal = journal;
+            _nextChunk = nextChunk;
+            _runId = runId;
+            _keys = replay.Keys;
+            _doneCount = replay.Done;
+            _failedCount = replay.Failed;
+            _chunkSize = options.ChunkSize;
+            _chunkMaxBytes = options.ChunkMaxBytes;
+            _chunkMaxAgeTicks = options.ChunkMaxAge.Ticks;
+            _saveHook = options.SaveHook;
+            _faultHook = options.FaultHook;
+            _clock = options.Clock ?? StopwatchTicks;
             Manifest = manifest;
             IsNew = isNew;
             Holder = lockHandle.Holder;
             TookOverStaleLockFrom = lockHandle.TakenOverFrom;
             DroppedTornTail = replay.HasTornTail;
-            background = options.BackgroundSave && saveHook is null;
-            if (background)
+            _background = options.BackgroundSave && _saveHook is null;
+            if (_background)
             {
-                saver = new ChunkSaver(gate, this);
+                _saver = new ChunkSaver(_gate, this);
             }
         }
 
-        public override string Path => layout.Folder;
+        public override string Path => _layout.Folder;
 
         public override CheckpointManifest Manifest { get; }
 
@@ -128,9 +128,9 @@ namespace ParallelMap.Engine.Checkpoint
         {
             get
             {
-                lock (gate)
+                lock (_gate)
                 {
-                    return doneCount;
+                    return _doneCount;
                 }
             }
         }
@@ -139,9 +139,9 @@ namespace ParallelMap.Engine.Checkpoint
         {
             get
             {
-                lock (gate)
+                lock (_gate)
                 {
-                    return failedCount;
+                    return _failedCount;
                 }
             }
         }
@@ -150,9 +150,9 @@ namespace ParallelMap.Engine.Checkpoint
         {
             get
             {
-                lock (gate)
+                lock (_gate)
                 {
-                    return bufferKeys.Count;
+                    return _bufferKeys.Count;
                 }
             }
         }
@@ -160,30 +160,30 @@ namespace ParallelMap.Engine.Checkpoint
         public override bool IsDone(string key)
         {
             CheckKey(key);
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfDisposed();
-                return keys.TryGetValue(key, out KeyState s) && (s & KeyState.Done) != 0;
+                return _keys.TryGetValue(key, out KeyState s) && (s & KeyState.Done) != 0;
             }
         }
 
         public override bool IsFailed(string key)
         {
             CheckKey(key);
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfDisposed();
-                return keys.TryGetValue(key, out KeyState s) && (s & (KeyState.Failed | KeyState.Done)) == KeyState.Failed;
+                return _keys.TryGetValue(key, out KeyState s) && (s & (KeyState.Failed | KeyState.Done)) == KeyState.Failed;
             }
         }
 
         public override bool ShouldRun(string key, bool retryFailed)
         {
             CheckKey(key);
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
-                keys.TryGetValue(key, out KeyState s);
+                _keys.TryGetValue(key, out KeyState s);
                 if ((s & KeyState.ThisRun) != 0)
                 {
                     throw Duplicate(key, CheckpointMessages.DuplicateKeyInRun);
@@ -198,7 +198,7 @@ namespace ParallelMap.Engine.Checkpoint
                     MarkUnsaved();
                 }
 
-                keys[key] = s | KeyState.ThisRun;
+                _keys[key] = s | KeyState.ThisRun;
                 SaveIfDue();
                 AssertInvariants();
                 return run;
@@ -213,24 +213,24 @@ namespace ParallelMap.Engine.Checkpoint
                 throw new ArgumentNullException(nameof(payload));
             }
 
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
-                keys.TryGetValue(key, out KeyState s);
+                _keys.TryGetValue(key, out KeyState s);
                 CheckNoOutcome(key, s);
                 if ((s & KeyState.ThisRun) == 0)
                 {
                     AppendJournal(JournalOp.Submitted, key);
                 }
 
-                keys[key] = s | KeyState.Seen | KeyState.ThisRun | KeyState.Outcome;
-                bufferKeys.Add(key);
-                bufferPayloads.Add(payload);
-                bufferBytes += payload.Length;
+                _keys[key] = s | KeyState.Seen | KeyState.ThisRun | KeyState.Outcome;
+                _bufferKeys.Add(key);
+                _bufferPayloads.Add(payload);
+                _bufferBytes += payload.Length;
                 MarkUnsaved();
-                if (bufferKeys.Count >= chunkSize || bufferBytes >= chunkMaxBytes)
+                if (_bufferKeys.Count >= _chunkSize || _bufferBytes >= _chunkMaxBytes)
                 {
-                    if (background)
+                    if (_background)
                     {
                         HandToSaver();
                     }
@@ -256,18 +256,18 @@ namespace ParallelMap.Engine.Checkpoint
                 throw new ArgumentOutOfRangeException(nameof(attempts), attempts, CheckpointMessages.NegativeAttempts);
             }
 
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
-                keys.TryGetValue(key, out KeyState s);
+                _keys.TryGetValue(key, out KeyState s);
                 CheckNoOutcome(key, s);
                 AppendJournal(JournalOp.Failure, key, errorText ?? string.Empty, attempts);
                 if ((s & KeyState.Failed) == 0)
                 {
-                    failedCount++;
+                    _failedCount++;
                 }
 
-                keys[key] = s | KeyState.Seen | KeyState.ThisRun | KeyState.Outcome | KeyState.Failed;
+                _keys[key] = s | KeyState.Seen | KeyState.ThisRun | KeyState.Outcome | KeyState.Failed;
                 MarkUnsaved();
                 SaveIfDue();
                 AssertInvariants();
@@ -276,7 +276,7 @@ namespace ParallelMap.Engine.Checkpoint
 
         public override bool FlushIfDue()
         {
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
                 return SaveIfDue();
@@ -285,7 +285,7 @@ namespace ParallelMap.Engine.Checkpoint
 
         public override void Flush()
         {
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
                 SaveAll();
@@ -294,42 +294,42 @@ namespace ParallelMap.Engine.Checkpoint
 
         public override void Complete()
         {
-            lock (gate)
+            lock (_gate)
             {
                 ThrowIfNotWritable();
                 SaveAll();
-                AppendJournal(JournalOp.End, runId);
+                AppendJournal(JournalOp.End, _runId);
                 SyncJournal();
-                completed = true;
+                _completed = true;
             }
         }
 
         public override void Dispose()
         {
-            lock (gate)
+            lock (_gate)
             {
-                if (disposed)
+                if (_disposed)
                 {
                     return;
                 }
 
                 // A chunk the saver has started is finished (bounded by its I/O), never torn off.
-                saver?.WaitIdle();
-                disposed = true;
-                saver?.Close();
+                _saver?.WaitIdle();
+                _disposed = true;
+                _saver?.Close();
                 try
                 {
-                    journal.Dispose();
+                    _journal.Dispose();
                 }
                 finally
                 {
-                    lockHandle?.Dispose();
-                    lockHandle = null;
+                    _lockHandle?.Dispose();
+                    _lockHandle = null;
                 }
             }
 
             // The saver has nothing left to do and only wakes to leave.
-            saver?.Join();
+            _saver?.Join();
         }
 
         private static long StopwatchTicks()
@@ -361,7 +361,7 @@ namespace ParallelMap.Engine.Checkpoint
 
         private void ThrowIfDisposed()
         {
-            if (disposed)
+            if (_disposed)
             {
                 throw new ObjectDisposedException(nameof(CheckpointSession));
             }
@@ -370,17 +370,17 @@ namespace ParallelMap.Engine.Checkpoint
         private void ThrowIfNotWritable()
         {
             ThrowIfDisposed();
-            if (faulted)
+            if (_faulted)
             {
-                if (saverFailure != null)
+                if (_saverFailure != null)
                 {
-                    throw new CheckpointException(saverFailure.ErrorId, saverFailure.Message, saverFailure.FilePath ?? layout.Folder, saverFailure);
+                    throw new CheckpointException(_saverFailure.ErrorId, _saverFailure.Message, _saverFailure.FilePath ?? _layout.Folder, _saverFailure);
                 }
 
-                throw new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.Faulted, layout.Folder), layout.Folder);
+                throw new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.Faulted, _layout.Folder), _layout.Folder);
             }
 
-            if (completed)
+            if (_completed)
             {
                 throw new InvalidOperationException(CheckpointMessages.SessionCompleted);
             }
@@ -389,11 +389,11 @@ namespace ParallelMap.Engine.Checkpoint
         [Conditional("DEBUG")]
         private void AssertInvariants()
         {
-            Debug.Assert(Monitor.IsEntered(gate), "invariants are checked under the gate");
-            Debug.Assert(bufferKeys.Count == bufferPayloads.Count, "keys and payloads are parallel");
-            Debug.Assert(faulted || bufferKeys.Count < chunkSize, "a full chunk is saved at once");
-            Debug.Assert(bufferKeys.Count == 0 || oldestUnsaved >= 0, "buffered results have an age");
-            Debug.Assert(doneCount >= 0 && failedCount >= 0, "counts are not negative");
+            Debug.Assert(Monitor.IsEntered(_gate), "invariants are checked under the gate");
+            Debug.Assert(_bufferKeys.Count == _bufferPayloads.Count, "keys and payloads are parallel");
+            Debug.Assert(_faulted || _bufferKeys.Count < _chunkSize, "a full chunk is saved at once");
+            Debug.Assert(_bufferKeys.Count == 0 || _oldestUnsaved >= 0, "buffered results have an age");
+            Debug.Assert(_doneCount >= 0 && _failedCount >= 0, "counts are not negative");
         }
     }
 }

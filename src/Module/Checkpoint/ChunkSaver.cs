@@ -19,81 +19,81 @@ namespace ParallelMap.Engine.Checkpoint
     /// </remarks>
     internal sealed class ChunkSaver
     {
-        private readonly object gate;
-        private readonly CheckpointWriter writer;
+        private readonly object _gate;
+        private readonly CheckpointWriter _writer;
 
         /// <summary>Started with the first chunk handed over (gate).</summary>
-        private Thread? thread;
+        private Thread? _thread;
 
         /// <summary>The chunk handed over and not yet saved (or failed); at most one (gate).</summary>
-        private ChunkJob? pending;
+        private ChunkJob? _pending;
 
         /// <summary>Set once the session is disposed: the thread leaves when nothing is pending (gate).</summary>
-        private bool closing;
+        private bool _closing;
 
         internal ChunkSaver(object gate, CheckpointWriter writer)
         {
-            this.gate = gate;
-            this.writer = writer;
+            _gate = gate;
+            _writer = writer;
         }
 
         /// <summary>True while a chunk is handed over and not yet saved (gate held).</summary>
-        internal bool IsBusy => pending != null;
+        internal bool IsBusy => _pending != null;
 
         /// <summary>Hands a chunk over (gate held; the caller waited with <see cref="WaitIdle"/> first).</summary>
         internal void Hand(ChunkJob job)
         {
-            Debug.Assert(Monitor.IsEntered(gate), "the saver is handed chunks under the gate");
-            Debug.Assert(pending == null && !closing, "one chunk at a time, and none after close");
-            pending = job;
-            if (thread == null)
+            Debug.Assert(Monitor.IsEntered(_gate), "the saver is handed chunks under the gate");
+            Debug.Assert(_pending == null && !_closing, "one chunk at a time, and none after close");
+            _pending = job;
+            if (_thread == null)
             {
-                thread = new Thread(Run) { IsBackground = true, Name = "ParallelMap checkpoint" };
-                thread.Start();
+                _thread = new Thread(Run) { IsBackground = true, Name = "ParallelMap checkpoint" };
+                _thread.Start();
             }
 
-            Monitor.PulseAll(gate);
+            Monitor.PulseAll(_gate);
         }
 
         /// <summary>Waits (releasing the gate) until no chunk is being saved.</summary>
         internal void WaitIdle()
         {
-            Debug.Assert(Monitor.IsEntered(gate), "the saver is waited for under the gate");
-            while (pending != null)
+            Debug.Assert(Monitor.IsEntered(_gate), "the saver is waited for under the gate");
+            while (_pending != null)
             {
-                Monitor.Wait(gate);
+                Monitor.Wait(_gate);
             }
         }
 
         /// <summary>Tells the thread to leave once idle (gate held).</summary>
         internal void Close()
         {
-            Debug.Assert(Monitor.IsEntered(gate), "the saver is closed under the gate");
-            closing = true;
-            Monitor.PulseAll(gate);
+            Debug.Assert(Monitor.IsEntered(_gate), "the saver is closed under the gate");
+            _closing = true;
+            Monitor.PulseAll(_gate);
         }
 
         /// <summary>Waits for the thread to leave (without the gate; after <see cref="Close"/>).</summary>
-        internal void Join() => thread?.Join();
+        internal void Join() => _thread?.Join();
 
         private void Run()
         {
             while (true)
             {
                 ChunkJob job;
-                lock (gate)
+                lock (_gate)
                 {
-                    while (pending == null && !closing)
+                    while (_pending == null && !_closing)
                     {
-                        Monitor.Wait(gate);
+                        Monitor.Wait(_gate);
                     }
 
-                    if (pending == null)
+                    if (_pending == null)
                     {
                         return;
                     }
 
-                    job = pending;
+                    job = _pending;
                 }
 
                 CheckpointException? failure = null;
@@ -101,32 +101,32 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     // The chunk file is the saver's own: written without the gate, so the caller
                     // records and submits meanwhile. The journal's records are appended under it.
-                    writer.WriteChunk(job);
-                    lock (gate)
+                    _writer.WriteChunk(job);
+                    lock (_gate)
                     {
-                        writer.AppendChunkRecords(job);
+                        _writer.AppendChunkRecords(job);
                     }
 
-                    writer.FlushJournalToDisk();
+                    _writer.FlushJournalToDisk();
                 }
                 catch (Exception e)
                 {
                     failure = CheckpointWriter.SaveFailed(job, e);
                 }
 
-                lock (gate)
+                lock (_gate)
                 {
                     if (failure == null)
                     {
-                        writer.MarkDone(job);
+                        _writer.MarkDone(job);
                     }
                     else
                     {
-                        writer.BackgroundSaveFailed(failure);
+                        _writer.BackgroundSaveFailed(failure);
                     }
 
-                    pending = null;
-                    Monitor.PulseAll(gate);
+                    _pending = null;
+                    Monitor.PulseAll(_gate);
                 }
             }
         }

@@ -23,7 +23,7 @@ namespace ParallelMap.Engine.Checkpoint
         private static readonly bool IsUnix = !RuntimeInformation.IsOSPlatform(OSPlatform.Windows);
 
         /// <summary>Set once libc turned out to be missing (an unusual runtime); later calls skip the attempt.</summary>
-        private static volatile bool directorySyncUnavailable;
+        private static volatile bool _directorySyncUnavailable;
 
         /// <summary>Writes the OS buffers of <paramref name="stream"/> to the device (fsync).</summary>
         public static void SyncFile(FileStream stream) => stream.Flush(flushToDisk: true);
@@ -35,7 +35,7 @@ namespace ParallelMap.Engine.Checkpoint
         /// </summary>
         public static void SyncDirectory(string directory)
         {
-            if (!IsUnix || directorySyncUnavailable)
+            if (!IsUnix || _directorySyncUnavailable)
             {
                 return;
             }
@@ -47,7 +47,7 @@ namespace ParallelMap.Engine.Checkpoint
             }
             catch (Exception e) when (e is DllNotFoundException || e is EntryPointNotFoundException)
             {
-                directorySyncUnavailable = true;
+                _directorySyncUnavailable = true;
                 return;
             }
 

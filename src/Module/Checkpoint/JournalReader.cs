@@ -4,34 +4,6 @@ using System.Text;
 
 namespace ParallelMap.Engine.Checkpoint
 {
-    /// <summary>One journal record as read; reused from record to record (only the fields of its type are set).</summary>
-    internal sealed class JournalRecord
-    {
-        /// <summary>H, R, S, C, D, F or E.</summary>
-        public byte Type;
-
-        /// <summary>Byte offset of the record's first byte in the journal.</summary>
-        public long Offset;
-
-        /// <summary>S, D, F: the key. R: the host.</summary>
-        public string Key = string.Empty;
-
-        /// <summary>C, D: the chunk number.</summary>
-        public long Chunk;
-
-        /// <summary>D: the entry's index in its chunk.</summary>
-        public int Index;
-
-        /// <summary>C: the chunk's entry count. F: the attempts. R: the PID. H: the version.</summary>
-        public int Number;
-
-        /// <summary>C, and D (from its chunk's C): whether a save hook wrote the chunk.</summary>
-        public bool SavedByHook;
-
-        /// <summary>F: the error text (only when the reader decodes text). R, E: the run id.</summary>
-        public string Text = string.Empty;
-    }
-
     /// <summary>
     /// Reads the journal forward, checking every record (docs/checkpoint-format.md, "Reading the
     /// journal"). The rule for damage: the last record of the file may be torn (no LF after it, or it
@@ -44,44 +16,44 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string SaverDefault = "default";
         internal const string SaverHook = "hook";
 
-        private readonly FileStream file;
+        private readonly FileStream _file;
 
         /// <summary>The file's length when opened: a writer may append meanwhile, and we read a consistent prefix.</summary>
-        private readonly long fileLength;
+        private readonly long _fileLength;
 
-        private readonly bool decodeText;
+        private readonly bool _decodeText;
 
-        private byte[] buffer = new byte[1 << 20];
+        private byte[] _buffer = new byte[1 << 20];
 
-        /// <summary>[pos, end) of <see cref="buffer"/> holds unread bytes; buffer[0] is at file offset <see cref="bufferBase"/>.</summary>
-        private int pos;
+        /// <summary>[pos, end) of <see cref="_buffer"/> holds unread bytes; buffer[0] is at file offset <see cref="_bufferBase"/>.</summary>
+        private int _pos;
 
-        private int end;
+        private int _end;
 
-        private long bufferBase;
+        private long _bufferBase;
 
         /// <summary>File bytes read into the buffer so far.</summary>
-        private long readTotal;
+        private long _readTotal;
 
-        private byte[] scratch = new byte[256];
+        private byte[] _scratch = new byte[256];
 
-        private long records;
+        private long _records;
 
         /// <summary>The C record being followed by D records: its number, count and saver.</summary>
-        private long currentChunk = -1;
+        private long _currentChunk = -1;
 
-        private int currentCount;
+        private int _currentCount;
 
-        private bool currentHook;
+        private bool _currentHook;
 
-        private long maxChunk;
+        private long _maxChunk;
 
         public JournalReader(string path, bool decodeText)
         {
             Path = path;
-            this.decodeText = decodeText;
-            file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
-            fileLength = file.Length;
+            _decodeText = decodeText;
+            _file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+            _fileLength = _file.Length;
         }
 
         public string Path { get; }
@@ -93,21 +65,21 @@ namespace ParallelMap.Engine.Checkpoint
         public bool HasTornTail { get; private set; }
 
         /// <summary>The highest chunk number in a C record so far.</summary>
-        public long MaxChunk => maxChunk;
+        public long MaxChunk => _maxChunk;
 
-        public void Dispose() => file.Dispose();
+        public void Dispose() => _file.Dispose();
 
         /// <summary>Reads the next good record into <paramref name="record"/>; false at the end (or at a torn tail).</summary>
         public bool Read(JournalRecord record)
         {
             while (true)
             {
-                int lf = end > pos ? Array.IndexOf(buffer, (byte)'\n', pos, end - pos) : -1;
+                int lf = _end > _pos ? Array.IndexOf(_buffer, (byte)'\n', _pos, _end - _pos) : -1;
                 if (lf < 0)
                 {
-                    if (readTotal >= fileLength)
+                    if (_readTotal >= _fileLength)
                     {
-                        if (end > pos)
+                        if (_end > _pos)
                         {
                             HasTornTail = true; // no LF after the last bytes: a record whose write was cut short
                         }
@@ -119,17 +91,17 @@ namespace ParallelMap.Engine.Checkpoint
                     continue;
                 }
 
-                long offset = bufferBase + pos;
-                long next = offset + (lf - pos) + 1;
-                string? problem = Parse(pos, lf, record);
+                long offset = _bufferBase + _pos;
+                long next = offset + (lf - _pos) + 1;
+                string? problem = Parse(_pos, lf, record);
                 if (problem != null)
                 {
-                    if (next == fileLength)
+                    if (next == _fileLength)
                     {
                         // The file's last line is bad: a torn write (for example the file was
                         // extended but the data never reached the disk). It is dropped like an unterminated one.
                         HasTornTail = true;
-                        pos = end;
+                        _pos = _end;
                         return false;
                     }
 
@@ -137,9 +109,9 @@ namespace ParallelMap.Engine.Checkpoint
                 }
 
                 record.Offset = offset;
-                pos = lf + 1;
+                _pos = lf + 1;
                 ValidLength = next;
-                records++;
+                _records++;
                 Check(record);
                 return true;
             }
@@ -147,7 +119,7 @@ namespace ParallelMap.Engine.Checkpoint
 
         private void Check(JournalRecord r)
         {
-            if (records == 1)
+            if (_records == 1)
             {
                 if (r.Type != (byte)'H')
                 {
@@ -172,33 +144,33 @@ namespace ParallelMap.Engine.Checkpoint
                 case (byte)'C':
                     // Chunk numbers only grow: a run never reuses a name, which is what keeps a
                     // chunk written but never journaled from being overwritten or misread.
-                    if (r.Chunk <= maxChunk)
+                    if (r.Chunk <= _maxChunk)
                     {
-                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalChunkNotIncreasing, r.Chunk, maxChunk));
+                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalChunkNotIncreasing, r.Chunk, _maxChunk));
                     }
 
-                    maxChunk = r.Chunk;
-                    currentChunk = r.Chunk;
-                    currentCount = r.Number;
-                    currentHook = r.SavedByHook;
+                    _maxChunk = r.Chunk;
+                    _currentChunk = r.Chunk;
+                    _currentCount = r.Number;
+                    _currentHook = r.SavedByHook;
                     break;
                 case (byte)'D':
-                    if (r.Chunk != currentChunk)
+                    if (r.Chunk != _currentChunk)
                     {
                         throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalDoneWithoutChunk, r.Chunk));
                     }
 
-                    if (r.Index >= currentCount)
+                    if (r.Index >= _currentCount)
                     {
-                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalBadIndex, r.Index, r.Chunk, currentCount));
+                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalBadIndex, r.Index, r.Chunk, _currentCount));
                     }
 
-                    r.SavedByHook = currentHook;
+                    r.SavedByHook = _currentHook;
                     break;
                 default:
                     // Any other record closes the group of D records that follows a C record: a
                     // commit is written as one C and its D records back to back.
-                    currentChunk = -1;
+                    _currentChunk = -1;
                     break;
             }
         }
@@ -207,7 +179,7 @@ namespace ParallelMap.Engine.Checkpoint
         private string? Parse(int start, int lf, JournalRecord r)
         {
             int bodyStart = start + 9;
-            if (lf - start < 10 || buffer[start + 8] != (byte)'\t')
+            if (lf - start < 10 || _buffer[start + 8] != (byte)'\t')
             {
                 return ChecksumProblem;
             }
@@ -215,7 +187,7 @@ namespace ParallelMap.Engine.Checkpoint
             uint stored = 0;
             for (int i = start; i < start + 8; i++)
             {
-                int d = HexValue(buffer[i]);
+                int d = HexValue(_buffer[i]);
                 if (d < 0)
                 {
                     return ChecksumProblem;
@@ -224,16 +196,16 @@ namespace ParallelMap.Engine.Checkpoint
                 stored = (stored << 4) | (uint)d;
             }
 
-            if (Crc32.Compute(buffer, bodyStart, lf - bodyStart) != stored)
+            if (Crc32.Compute(_buffer, bodyStart, lf - bodyStart) != stored)
             {
                 return ChecksumProblem;
             }
 
-            byte type = buffer[bodyStart];
+            byte type = _buffer[bodyStart];
             r.Type = type;
-            if (bodyStart + 1 < lf && buffer[bodyStart + 1] != (byte)'\t')
+            if (bodyStart + 1 < lf && _buffer[bodyStart + 1] != (byte)'\t')
             {
-                return CheckpointMessages.Format(CheckpointMessages.JournalUnknownType, Encoding.ASCII.GetString(buffer, bodyStart, Math.Min(8, lf - bodyStart)));
+                return CheckpointMessages.Format(CheckpointMessages.JournalUnknownType, Encoding.ASCII.GetString(_buffer, bodyStart, Math.Min(8, lf - bodyStart)));
             }
 
             // Field boundaries: at most four fields in any record type.
@@ -244,7 +216,7 @@ namespace ParallelMap.Engine.Checkpoint
                 int fs = f0;
                 for (int i = f0; i <= lf; i++)
                 {
-                    if (i == lf || buffer[i] == (byte)'\t')
+                    if (i == lf || _buffer[i] == (byte)'\t')
                     {
                         count++;
                         switch (count)
@@ -314,7 +286,7 @@ namespace ParallelMap.Engine.Checkpoint
                     case (byte)'F':
                         r.Number = (int)ParseNumber(s1, e1, int.MaxValue);
                         r.Key = DecodeText(s2, e2);
-                        r.Text = decodeText ? DecodeText(s3, e3) : string.Empty;
+                        r.Text = _decodeText ? DecodeText(s3, e3) : string.Empty;
                         break;
                     case (byte)'E':
                         r.Text = DecodeText(s1, e1);
@@ -345,7 +317,7 @@ namespace ParallelMap.Engine.Checkpoint
             long n = 0;
             for (int i = start; i < stop; i++)
             {
-                int d = buffer[i] - '0';
+                int d = _buffer[i] - '0';
                 if (d < 0 || d > 9)
                 {
                     throw new FormatException(CheckpointMessages.JournalBadNumber);
@@ -370,23 +342,23 @@ namespace ParallelMap.Engine.Checkpoint
                 return string.Empty;
             }
 
-            if (Array.IndexOf(buffer, (byte)'\\', start, len) < 0)
+            if (Array.IndexOf(_buffer, (byte)'\\', start, len) < 0)
             {
-                return DurableIo.StrictUtf8.GetString(buffer, start, len);
+                return DurableIo.StrictUtf8.GetString(_buffer, start, len);
             }
 
-            if (scratch.Length < len)
+            if (_scratch.Length < len)
             {
-                scratch = new byte[Math.Max(len, scratch.Length * 2)];
+                _scratch = new byte[Math.Max(len, _scratch.Length * 2)];
             }
 
             int n = 0;
             for (int i = start; i < stop; i++)
             {
-                byte b = buffer[i];
+                byte b = _buffer[i];
                 if (b != (byte)'\\')
                 {
-                    scratch[n++] = b;
+                    _scratch[n++] = b;
                     continue;
                 }
 
@@ -395,17 +367,17 @@ namespace ParallelMap.Engine.Checkpoint
                     throw new FormatException(CheckpointMessages.JournalBadEscape);
                 }
 
-                switch (buffer[i])
+                switch (_buffer[i])
                 {
-                    case (byte)'\\': scratch[n++] = (byte)'\\'; break;
-                    case (byte)'t': scratch[n++] = (byte)'\t'; break;
-                    case (byte)'n': scratch[n++] = (byte)'\n'; break;
-                    case (byte)'r': scratch[n++] = (byte)'\r'; break;
+                    case (byte)'\\': _scratch[n++] = (byte)'\\'; break;
+                    case (byte)'t': _scratch[n++] = (byte)'\t'; break;
+                    case (byte)'n': _scratch[n++] = (byte)'\n'; break;
+                    case (byte)'r': _scratch[n++] = (byte)'\r'; break;
                     default: throw new FormatException(CheckpointMessages.JournalBadEscape);
                 }
             }
 
-            return DurableIo.StrictUtf8.GetString(scratch, 0, n);
+            return DurableIo.StrictUtf8.GetString(_scratch, 0, n);
         }
 
         private static int HexValue(byte b)
@@ -430,30 +402,30 @@ namespace ParallelMap.Engine.Checkpoint
 
         private void Fill()
         {
-            if (pos > 0)
+            if (_pos > 0)
             {
                 // Keep the unfinished line, drop what was consumed.
-                Buffer.BlockCopy(buffer, pos, buffer, 0, end - pos);
-                bufferBase += pos;
-                end -= pos;
-                pos = 0;
+                Buffer.BlockCopy(_buffer, _pos, _buffer, 0, _end - _pos);
+                _bufferBase += _pos;
+                _end -= _pos;
+                _pos = 0;
             }
 
-            if (end == buffer.Length)
+            if (_end == _buffer.Length)
             {
-                Array.Resize(ref buffer, buffer.Length * 2); // one line longer than the buffer (a long error text)
+                Array.Resize(ref _buffer, _buffer.Length * 2); // one line longer than the buffer (a long error text)
             }
 
-            int want = (int)Math.Min(buffer.Length - end, fileLength - readTotal);
-            int got = file.Read(buffer, end, want);
+            int want = (int)Math.Min(_buffer.Length - _end, _fileLength - _readTotal);
+            int got = _file.Read(_buffer, _end, want);
             if (got <= 0)
             {
-                readTotal = fileLength; // the file shrank under us: treat as its end
+                _readTotal = _fileLength; // the file shrank under us: treat as its end
                 return;
             }
 
-            end += got;
-            readTotal += got;
+            _end += got;
+            _readTotal += got;
         }
 
         private CheckpointException Damage(long offset, string problem)

@@ -24,32 +24,32 @@ namespace ParallelMap.Engine.Checkpoint
         private static readonly UTF8Encoding LenientUtf8 = new UTF8Encoding(false, false);
 
         /// <summary>The journal, opened for append; never truncated after open.</summary>
-        private readonly FileStream? file;
+        private readonly FileStream? _file;
 
         /// <summary>Records built but not yet written; [0, length) is complete records only.</summary>
-        private byte[] buffer = new byte[WriteThreshold * 2];
+        private byte[] _buffer = new byte[WriteThreshold * 2];
 
-        private int length;
+        private int _length;
 
-        /// <summary>Where the record being built starts in <see cref="buffer"/>.</summary>
-        private int recordStart;
+        /// <summary>Where the record being built starts in <see cref="_buffer"/>.</summary>
+        private int _recordStart;
 
         /// <summary>Serializes the file's writes and fsyncs (the record buffer is the caller's to guard).</summary>
-        private readonly object ioGate = new object();
+        private readonly object _ioGate = new object();
 
         /// <summary>Bytes have been written to the file since its last fsync.</summary>
-        private volatile bool unsynced;
+        private volatile bool _unsynced;
 
         private JournalWriter(string path, FileStream? file)
         {
             Path = path;
-            this.file = file;
+            _file = file;
         }
 
         public string Path { get; }
 
         /// <summary>Whether anything appended is not yet fsynced.</summary>
-        public bool HasUnsynced => length > 0 || unsynced;
+        public bool HasUnsynced => _length > 0 || _unsynced;
 
         /// <summary>
         /// Opens the journal for append. Bytes past <paramref name="validLength"/> (a torn last record,
@@ -90,8 +90,8 @@ namespace ParallelMap.Engine.Checkpoint
         {
             var w = new JournalWriter(string.Empty, null);
             w.AppendHeader();
-            var bytes = new byte[w.length];
-            Buffer.BlockCopy(w.buffer, 0, bytes, 0, w.length);
+            var bytes = new byte[w._length];
+            Buffer.BlockCopy(w._buffer, 0, bytes, 0, w._length);
             return bytes;
         }
 
@@ -157,18 +157,18 @@ namespace ParallelMap.Engine.Checkpoint
         /// <summary>Writes the buffered records to the file (into the OS cache; no fsync).</summary>
         public void Write()
         {
-            if (length == 0)
+            if (_length == 0)
             {
                 return;
             }
 
-            lock (ioGate)
+            lock (_ioGate)
             {
                 // Cleared first: after a failed write the session is faulted and must not write these again.
-                int n = length;
-                length = 0;
-                unsynced = true;
-                file!.Write(buffer, 0, n);
+                int n = _length;
+                _length = 0;
+                _unsynced = true;
+                _file!.Write(_buffer, 0, n);
             }
         }
 
@@ -184,40 +184,40 @@ namespace ParallelMap.Engine.Checkpoint
         /// </summary>
         public void FlushToDisk()
         {
-            lock (ioGate)
+            lock (_ioGate)
             {
-                if (unsynced)
+                if (_unsynced)
                 {
-                    DurableIo.SyncFile(file!);
-                    unsynced = false;
+                    DurableIo.SyncFile(_file!);
+                    _unsynced = false;
                 }
             }
         }
 
-        public void Dispose() => file?.Dispose();
+        public void Dispose() => _file?.Dispose();
 
         private void Begin(byte type)
         {
             Ensure(16);
-            recordStart = length;
-            length += 9; // eight hex digits of CRC and a TAB, filled in by End
-            buffer[length++] = type;
+            _recordStart = _length;
+            _length += 9; // eight hex digits of CRC and a TAB, filled in by End
+            _buffer[_length++] = type;
         }
 
         private void End()
         {
-            int bodyStart = recordStart + 9;
-            uint crc = Crc32.Compute(buffer, bodyStart, length - bodyStart);
+            int bodyStart = _recordStart + 9;
+            uint crc = Crc32.Compute(_buffer, bodyStart, _length - bodyStart);
             for (int i = 7; i >= 0; i--)
             {
-                buffer[recordStart + i] = HexDigits[crc & 0xF];
+                _buffer[_recordStart + i] = HexDigits[crc & 0xF];
                 crc >>= 4;
             }
 
-            buffer[recordStart + 8] = (byte)'\t';
+            _buffer[_recordStart + 8] = (byte)'\t';
             Ensure(1);
-            buffer[length++] = (byte)'\n';
-            if (length >= WriteThreshold && file != null)
+            _buffer[_length++] = (byte)'\n';
+            if (_length >= WriteThreshold && _file != null)
             {
                 Write();
             }
@@ -226,37 +226,37 @@ namespace ParallelMap.Engine.Checkpoint
         private void Number(long value)
         {
             Ensure(21);
-            buffer[length++] = (byte)'\t';
+            _buffer[_length++] = (byte)'\t';
             if (value == 0)
             {
-                buffer[length++] = (byte)'0';
+                _buffer[_length++] = (byte)'0';
                 return;
             }
 
-            int start = length;
+            int start = _length;
             while (value > 0)
             {
-                buffer[length++] = (byte)('0' + (value % 10));
+                _buffer[_length++] = (byte)('0' + (value % 10));
                 value /= 10;
             }
 
-            Array.Reverse(buffer, start, length - start);
+            Array.Reverse(_buffer, start, _length - start);
         }
 
         private void Text(string value, bool strict)
         {
             Ensure(1);
-            buffer[length++] = (byte)'\t';
+            _buffer[_length++] = (byte)'\t';
             string text = NeedsEscape(value) ? Escape(value) : value;
             Encoding encoding = strict ? DurableIo.StrictUtf8 : LenientUtf8;
             Ensure((text.Length + 1) * 3);
             try
             {
-                length += encoding.GetBytes(text, 0, text.Length, buffer, length);
+                _length += encoding.GetBytes(text, 0, text.Length, _buffer, _length);
             }
             catch (EncoderFallbackException e)
             {
-                length = recordStart; // drop the half-built record
+                _length = _recordStart; // drop the half-built record
                 throw new ArgumentException(CheckpointMessages.InvalidKey, "key", e);
             }
         }
@@ -294,9 +294,9 @@ namespace ParallelMap.Engine.Checkpoint
 
         private void Ensure(int more)
         {
-            if (length + more > buffer.Length)
+            if (_length + more > _buffer.Length)
             {
-                Array.Resize(ref buffer, Math.Max(buffer.Length * 2, length + more));
+                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + more));
             }
         }
     }

@@ -18,6 +18,7 @@ internal sealed class RecordingSink<TIn, TOut> : IEngineSink<TIn, TOut>
     public readonly List<object> Sequence = new();
     public Action<ItemOutcome<TIn, TOut>>? OnOutcomeHook;
     public Action? OnWaitHook;
+    public Action<WorkerRecord<TIn>>? OnRecordHook;
     public int WaitCalls;
     public int WrongThreadCalls;
 
@@ -34,6 +35,7 @@ internal sealed class RecordingSink<TIn, TOut> : IEngineSink<TIn, TOut>
         if (Environment.CurrentManagedThreadId != _thread) WrongThreadCalls++;
         Records.Add(record);
         Sequence.Add(record);
+        OnRecordHook?.Invoke(record);
     }
 
     public void OnWait()

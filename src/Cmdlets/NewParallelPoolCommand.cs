@@ -1,0 +1,84 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// <para type="synopsis">Makes a pool of runspaces that several calls reuse: each runspace is opened, and its modules and initialization script run, once.</para>
+    /// </summary>
+    [Cmdlet(VerbsCommon.New, "ParallelPool")]
+    [OutputType(typeof(ParallelPool))]
+    public sealed class NewParallelPoolCommand : PSCmdlet
+    {
+        /// <summary>The most runspaces the pool opens (its size). Default: the processor count.</summary>
+        [Parameter]
+        [ValidateRange(1, 1024)]
+        public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
+
+        /// <summary>Runs once in each runspace when it opens; what it defines stays for every call.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock? InitializationScript { get; set; }
+
+        /// <summary>Runs once in each runspace when it closes (Remove-ParallelPool, idle timeout, or after a timeout or Ctrl-C broke it).</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public ScriptBlock? CleanupScript { get; set; }
+
+        /// <summary>Modules (names or paths) imported once in each runspace, before the initialization script.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Module { get; set; }
+
+        /// <summary>Functions of the calling session defined in each runspace.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[]? Function { get; set; }
+
+        /// <summary>Variables defined in each runspace for its whole life; the values are shared by reference.</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public Hashtable? Variable { get; set; }
+
+        /// <summary>Seconds a runspace may stay idle before it closes (it opens again when a call needs it); 0 (default) keeps it until the pool closes.</summary>
+        [Parameter]
+        [Alias("IdleTimeout")]
+        [ValidateRange(0.0, 2147483.0)]
+        public double IdleTimeoutSeconds { get; set; }
+
+        /// <summary>Builds the pool's runspace template; every bad argument fails here. No runspace opens until a call needs one.</summary>
+        protected override void EndProcessing()
+        {
+            try
+            {
+                var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
+                string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
+                string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
+                var modules = new List<string>();
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ParallelCommandBase.ResolveModule(this, name));
+
+                // The same template as a call's without -Pool, less the preferences: each call sets its own.
+                InitialSessionState iss = InitialSessionState.CreateDefault();
+                SharedTables.Apply(iss);
+
+                // The module's own cmdlets, so that an item can make a nested (pooled) call.
+                ModuleCommands.AddTo(iss);
+                foreach (var pair in usingValues) iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
+                ParallelCommandBase.AddVariableEntries(iss, Variable);
+                ParallelCommandBase.AddFunctionEntries(iss, InvokeCommand, Function);
+                iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
+                TimeSpan? idle = IdleTimeoutSeconds > 0 ? TimeSpan.FromSeconds(IdleTimeoutSeconds) : (TimeSpan?)null;
+                var pool = new ParallelPool(PoolRegistry.NextId(), ThrottleLimit, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace };
+                PoolRegistry.Add(pool);
+                WriteObject(pool);
+            }
+            catch (CommandErrorException e)
+            {
+                ThrowTerminatingError(e.Record);
+            }
+        }
+    }
+}
