@@ -21,6 +21,11 @@
       big_item_first_result_ms     2 items writing 1,000,000 objects each at throttle 2: first output    <= 100
       big_item_peak_mb             the same: peak working-set growth while they stream through          <= 200
       resumable_vs_map             Start-ResumableBatch items/s over Invoke-ParallelMap's (target >= 0.5)
+      process_vs_start_job         200 x { $_ } at throttle 2: -Isolation Process items/s over one Start-Job
+                                   per item (2 at a time; fewer jobs, items/s compared)              >= 20
+      process_trivial_us_per_item  us per item of { $_ } with -Isolation Process, warm workers: the time of
+                                   20,000 items less that of 2 (the two worker starts), per item    <= 100
+      process_cpu_speedup_per_core the cpu workload with -Isolation Process, worker starts included  >= 0.9
       sleep_efficiency_pooled      the sleep figure on a warm pool of 50 (New-ParallelPool, -Pool)       >= 0.97
       pooled_call_overhead_ms      median wall time of one call of 1 item { $_ } on a warm pool         <= 1
       call_overhead_vs_foreach_parallel  ForEach-Object -Parallel's median for that call over ours      >= 20
@@ -579,6 +584,65 @@ if (Get-Command New-ParallelPool -ErrorAction SilentlyContinue) {
     }
     finally { Remove-ParallelPool $initPool }
 }
+
+# ---------------------------------------------------------------------------------------------
+# Process isolation (-Isolation Process): each worker a child PowerShell process.
+
+$nProc = 200
+$nStartJob = if ($Quick) { 10 } else { 40 }
+$nProcTrivial = 20000
+Write-Host "# process: { `$_ } at throttle 2 with -Isolation Process ($nProc items) against one Start-Job per item, 2 at a time ($nStartJob items; items/s compared)"
+$contenders = @(
+    @{ Name = 'ours (-Isolation Process)'; Expect = $nProc; Body = { (1..$nProc | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 { $_ } | Measure-Object).Count } }
+    @{ Name = 'Start-Job per item'; Expect = $nStartJob; Body = {
+            $done = 0; $running = [Collections.Generic.List[object]]::new()
+            foreach ($i in 1..$nStartJob) {
+                while ($running.Count -ge 2) {
+                    $finished = Wait-Job -Job $running -Any
+                    $done += @(Receive-Job -Job $finished -Wait -AutoRemoveJob).Count
+                    $null = $running.Remove($finished)
+                }
+                $running.Add((Start-Job -ScriptBlock { param($x) $x } -ArgumentList $i))
+            }
+            foreach ($j in $running) { $done += @(Receive-Job -Job $j -Wait -AutoRemoveJob).Count }
+            $done
+        }
+    }
+)
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'process' $r @{ 'ours (-Isolation Process)' = $nProc; 'Start-Job per item' = $nStartJob }
+$procRate = Get-Rate $nProc $r['ours (-Isolation Process)'].Ms
+$jobRate = Get-Rate $nStartJob $r['Start-Job per item'].Ms
+Add-Figure 'process_vs_start_job' ($procRate / $jobRate) 'x' '>=' 20 "ours: $(Format-Num $procRate) items/s; Start-Job per item: $(Format-Num $jobRate) items/s" "ours on $nProc items (2 worker processes started per run), Start-Job on $nStartJob (a process per item); load average $(Get-LoadText)"
+
+Write-Host "# process trivial: { `$_ } at throttle 2 with -Isolation Process, $nProcTrivial items against 2 (the cost of starting the two workers), marginal us per item"
+$contenders = @(
+    @{ Name = "ours $nProcTrivial"; Expect = $nProcTrivial; Body = { (1..$nProcTrivial | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 { $_ } | Measure-Object).Count } }
+    @{ Name = 'ours 2'; Expect = 2; Body = { (1..2 | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 { $_ } | Measure-Object).Count } }
+)
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'process trivial' $r $null
+$usPerItem = ($r["ours $nProcTrivial"].Ms - $r['ours 2'].Ms) * 1000 / ($nProcTrivial - 2)
+Add-Figure 'process_trivial_us_per_item' $usPerItem 'us' '<=' 100 "in-process runspaces (trivial_vs_sequential's run): $(Format-Num (1e6 / $rate['ours']) 1) us per item on $nTrivial items" "$nProcTrivial items: $(Format-Num $r["ours $nProcTrivial"].Ms) ms; 2 items (worker starts): $(Format-Num $r['ours 2'].Ms) ms; load average $(Get-LoadText)"
+
+Write-Host "# process cpu: the cpu workload ($nCpu items x $cpuReps SHA256 of 256 KB) with -Isolation Process, throttle $cores"
+$contenders = @(
+    @{ Name = 'sequential'; Expect = $nCpu; Body = {
+            (1..$nCpu | ForEach-Object { for ($i = 0; $i -lt $cpuReps; $i++) { $null = [Security.Cryptography.SHA256]::HashData($cpuBuf) }; $_ } | Measure-Object).Count
+        }
+    }
+    # The buffer crosses to each worker process once, serialized (-Variable).
+    @{ Name = 'ours (-Isolation Process)'; Expect = $nCpu; Body = {
+            (1..$nCpu | Invoke-ParallelMap -Isolation Process -ThrottleLimit $cores -Variable @{ cpuBuf = $cpuBuf; cpuReps = $cpuReps } {
+                for ($i = 0; $i -lt $cpuReps; $i++) { $null = [Security.Cryptography.SHA256]::HashData($cpuBuf) }; $_
+            } | Measure-Object).Count
+        }
+    }
+)
+$load0 = Get-LoadText
+$r = Invoke-Interleaved $contenders $Repeat
+Add-Detail 'process cpu' $r $null
+Add-Figure 'process_cpu_speedup_per_core' ($r['sequential'].Ms / $r['ours (-Isolation Process)'].Ms / $cores) 'x' '>=' 0.9 "in-process runspaces (cpu_speedup_per_core): $(Format-Num $spc['ours'])" "sequential $(Format-Num $r['sequential'].Ms) ms, ours $(Format-Num $r['ours (-Isolation Process)'].Ms) ms on $cores cores, the $cores worker starts included; load average $load0 before, $(Get-LoadText) after"
 
 # ---------------------------------------------------------------------------------------------
 # Report: markdown table and SVG chart.

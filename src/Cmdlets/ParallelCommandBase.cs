@@ -100,6 +100,20 @@ namespace ParallelMap.Commands
         [ValidateRange(0L, long.MaxValue)]
         public long TotalCount { get; set; } = -1;
 
+        /// <summary>Where each worker lives: a runspace in this process (default) or a child PowerShell process.</summary>
+        [Parameter]
+        public WorkerIsolation Isolation { get; set; } = WorkerIsolation.Runspace;
+
+        /// <summary>With -Isolation Process: a worker process is replaced by a fresh one after this many items.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxItemsPerWorker { get; set; }
+
+        /// <summary>With -Isolation Process: a worker process whose working set grew past this many megabytes is replaced after its current item.</summary>
+        [Parameter]
+        [ValidateRange(1, int.MaxValue)]
+        public int MaxWorkerMemoryMB { get; set; }
+
         /// <summary>
         /// A pool from New-ParallelPool: the call runs on its runspaces, already open and
         /// initialized, and gives them back at its end. The pool's settings (modules, functions,
@@ -138,6 +152,7 @@ namespace ParallelMap.Commands
             CallerPreferences.NeverInquire(CommandRuntime);
             try
             {
+                ProcessWorkerSource.CheckParameters(Isolation, MyInvocation.BoundParameters);
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
                 string itemScript = PrepareItemScript(usingValues);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
@@ -160,8 +175,13 @@ namespace ParallelMap.Commands
                     ResultDepth = ResultSerializationDepth,
                 };
                 var options = BuildOptions();
+
+                // A batch handed to a worker process costs a round trip to it: hand over more at once.
+                if (Isolation == WorkerIsolation.Process && BatchSize == 0) options.TargetBatchDuration = ProcessWorkerSource.TargetBatchDuration;
                 _progressId = Math.Abs(GetHashCode() % 100000) + 1;
-                _engine = ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
+                _engine = Isolation == WorkerIsolation.Process
+                    ? ParallelEngine.CreateWithSource<object?, object?>(options, ProcessWorkerSource.For(setup, MaxItemsPerWorker, MaxWorkerMemoryMB), this)
+                    : ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
             }
             catch (CommandErrorException e)
             {
@@ -578,6 +598,12 @@ namespace ParallelMap.Commands
             if (outcome.Status == ItemStatus.TimedOut)
             {
                 yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOutNamed, UserText.DescribeItem(outcome.Input), TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
+                yield break;
+            }
+
+            if (outcome.Error is ProcessWorkerExitedException exited)
+            {
+                yield return new ErrorRecord(exited, ProcessStrings.WorkerProcessExitedId, ErrorCategory.ResourceUnavailable, outcome.Input);
                 yield break;
             }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Threading;
 
 namespace ParallelMap.Engine
@@ -62,6 +63,33 @@ namespace ParallelMap.Engine
         internal void InvokeProcess(TIn input, ItemContext<TOut> context) => Process(input, context);
 
         internal void InvokeEnd() => End();
+
+        /// <summary>
+        /// Copies the items this worker will be handed next, in the order it will get them (the rest
+        /// of the batch it took), so that a worker whose items travel to another process can send
+        /// them ahead and keep that process busy instead of paying a round trip per item. Only
+        /// callable from <see cref="Process"/>. The list is a promise only while the worker is not
+        /// aborted: a timeout or a stop gives those items back to the queue (or reports them), and
+        /// the worker is then discarded.
+        /// </summary>
+        /// <param name="into">Receives (sequence, input) pairs; cleared first.</param>
+        /// <param name="max">The most items to copy.</param>
+        protected void PeekUpcoming(List<KeyValuePair<long, TIn>> into, int max)
+        {
+            if (into is null) throw new ArgumentNullException(nameof(into));
+            into.Clear();
+            var slot = Slot;
+            if (slot is null || max <= 0) return;
+            lock (slot.Sync)
+            {
+                if (slot.Aborted) return;
+                foreach (var e in slot.Local)
+                {
+                    if (into.Count >= max) break;
+                    into.Add(new KeyValuePair<long, TIn>(e.Sequence, e.Input));
+                }
+            }
+        }
 
         /// <summary>Emits a side record outside any item (during <see cref="Begin"/> or <see cref="End"/>).</summary>
         /// <param name="record">The record.</param>

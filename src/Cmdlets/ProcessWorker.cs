@@ -1,0 +1,318 @@
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Threading;
+using ParallelMap.Engine;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// A worker whose items run in a child PowerShell process (<see cref="ProcessChild"/>): one
+    /// long-lived driver pipeline there, fed batch after batch. The items of the batch the engine
+    /// handed this worker are sent ahead (<see cref="Worker{TIn, TOut}.PeekUpcoming"/>), so the
+    /// child is never idle waiting for a round trip; each Process call then only reads the
+    /// answer of its own item, in order.
+    /// </summary>
+    /// <remarks>
+    /// A child that dies fails only the item it was running (the rest of what was sent had not
+    /// started: the child runs items one after another) with <see cref="ProcessWorkerExitedException"/>;
+    /// this worker starts a new child for its next item, so the engine's worker, and the run,
+    /// go on. Recycling (-MaxItemsPerWorker, -MaxWorkerMemoryMB) happens between items the same way.
+    /// A timeout or a stop kills the child (<see cref="Abort"/>): its cleanup script does not run.
+    /// </remarks>
+    internal sealed class ProcessWorker : Worker<object?, object?>
+    {
+        /// <summary>At most this many items travel in one message.</summary>
+        private const int MaxBatch = 256;
+
+        private readonly ProcessSetup _setup;
+        private readonly ProcessWorkerSource _source;
+        private readonly Queue<long> _sent = new Queue<long>();
+        private readonly List<KeyValuePair<long, object?>> _upcoming = new List<KeyValuePair<long, object?>>();
+        private readonly Stopwatch _sinceMemoryCheck = Stopwatch.StartNew();
+        private volatile ProcessChild? _child;
+        private bool _recycleDue;
+        private int _aborted;
+
+        internal ProcessWorker(ProcessSetup setup, ProcessWorkerSource source)
+        {
+            _setup = setup;
+            _source = source;
+        }
+
+        protected override void Begin() => StartChild();
+
+        protected override void Execute(WorkLoop loop)
+        {
+            loop.Run();
+        }
+
+        protected override void Process(object? input, ItemContext<object?> context)
+        {
+            if (_child is null || (_sent.Count == 0 && (_child.IsDead || _recycleDue)))
+            {
+                Recycle();
+            }
+
+            ProcessChild child = _child!;
+            if (_sent.Count == 0 || _sent.Peek() != context.Sequence)
+            {
+                if (_sent.Count > 0)
+                {
+                    // The child holds items this worker will not be asked for: start afresh.
+                    Discard(child);
+                    Recycle();
+                    child = _child!;
+                }
+
+                SendBatch(child, input, context.Sequence);
+            }
+
+            // An error record is held until the next thing the child writes: the 'f' answer
+            // makes it the item's terminating error, anything else a non-terminating one.
+            ErrorRecord? held = null;
+            while (true)
+            {
+                object next = child.Take(AbortToken);
+                if (next is PSObject message)
+                {
+                    IList parts = (message.BaseObject as IList) ?? new object[] { "?" };
+                    string kind = Text(parts.Count > 0 ? parts[0] : null);
+                    if (kind != "k" && kind != "f") continue;
+                    _sent.Dequeue();
+                    child.ItemsDone++;
+                    var outputs = new object?[parts.Count - 1];
+                    for (int i = 1; i < parts.Count; i++) outputs[i - 1] = parts[i];
+                    if (kind == "f" && held is not null)
+                    {
+                        context.Fail(new ItemErrorsException(new[] { WithTarget(held, input) }, outputs));
+                        held = null;
+                        break;
+                    }
+
+                    if (kind == "f")
+                    {
+                        // The error the driver wrote was lost on the way: the item still failed.
+                        context.Fail(new ItemErrorsException(new[] { new ErrorRecord(new InvalidOperationException(Strings.ItemFailedId), Strings.ItemFailedId, ErrorCategory.NotSpecified, input) }, outputs));
+                        break;
+                    }
+
+                    if (held is not null) context.Record(held);
+                    foreach (object? o in outputs) context.Output(o);
+                    if (_setup.ResultDepth is int depth) context.Attachment = ResultSerializer.Serialize(outputs, depth);
+                    break;
+                }
+
+                if (held is not null)
+                {
+                    context.Record(held);
+                    held = null;
+                }
+
+                if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
+                {
+                    ChildEnded(child, context);
+                    break;
+                }
+
+                if (next is ErrorRecord error)
+                {
+                    held = error;
+                }
+                else
+                {
+                    context.Record(next);
+                }
+            }
+
+            CheckRecycle(child);
+        }
+
+        /// <summary>
+        /// A terminating error from the child, with the item as its target where it names none:
+        /// a remote record's exception is a RemoteException, so the in-process test for a thrown
+        /// string (whose target is the string itself) cannot see it; the test is made here.
+        /// </summary>
+        /// <summary>ErrorRecord's own internal target setter (keeps the record's id and position, as ErrorForwarding does).</summary>
+        private static readonly System.Reflection.MethodInfo? SetTargetObject =
+            typeof(ErrorRecord).GetMethod("SetTargetObject", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic, null, new[] { typeof(object) }, null);
+
+        private static ErrorRecord WithTarget(ErrorRecord record, object? input)
+        {
+            object? target = record.TargetObject is PSObject p ? p.BaseObject : record.TargetObject;
+            bool none = target is null || (target is string text && string.Equals(text, record.Exception?.Message, StringComparison.Ordinal));
+            if (!none || input is null || SetTargetObject is null) return record;
+            var copy = new ErrorRecord(record, null);
+            SetTargetObject.Invoke(copy, new[] { input });
+            return copy;
+        }
+
+        protected override void End()
+        {
+            ProcessChild? child = _child;
+            _child = null;
+            if (child is null) return;
+            if (Volatile.Read(ref _aborted) != 0)
+            {
+                Discard(child);
+                return;
+            }
+
+            try
+            {
+                child.Close(_setup.CleanupScript, EmitRecord);
+            }
+            finally
+            {
+                _source.Forget(child);
+            }
+        }
+
+        public override void Abort()
+        {
+            Interlocked.Exchange(ref _aborted, 1);
+            _child?.Kill();
+        }
+
+        /// <summary>The child died, or its driver ended, under the item: fail the item, drop the child; the next item starts a new one.</summary>
+        private void ChildEnded(ProcessChild child, ItemContext<object?> context)
+        {
+            _sent.Clear();
+            ProcessWorkerHost host = child.Host;
+
+            // 'exit' in the item's script unwinds the driver and tells the host the code.
+            if (!host.ExitRequested)
+            {
+                // The host call may trail the pipeline's end by a moment.
+                for (int i = 0; i < 20 && !host.ExitRequested && !child.Process.HasExited; i++) Thread.Sleep(10);
+            }
+
+            int pid = child.ProcessId;
+            if (host.ExitRequested)
+            {
+                if (host.ExitCode != 0) context.Fail(new ProcessWorkerExitedException(pid, Strings.Format(ProcessStrings.ScriptExit, host.ExitCode)));
+            }
+            else if (child.Process.HasExited || child.DriverFailure is not null)
+            {
+                context.Fail(new ProcessWorkerExitedException(pid, child.DescribeExit()));
+            }
+
+            // Otherwise a labelled break no loop took ended the driver: the item ends quietly, as in-process.
+            Discard(child);
+        }
+
+        private void SendBatch(ProcessChild child, object? input, long sequence)
+        {
+            int room = MaxBatch - 1;
+            if (_setup.MaxItemsPerWorker > 0) room = Math.Min(room, _setup.MaxItemsPerWorker - child.ItemsDone - 1);
+            if (_recycleDue) room = 0;
+            PeekUpcoming(_upcoming, Math.Max(0, room));
+            var batch = new object?[_upcoming.Count + 1];
+            batch[0] = input;
+            _sent.Enqueue(sequence);
+            for (int i = 0; i < _upcoming.Count; i++)
+            {
+                batch[i + 1] = _upcoming[i].Value;
+                _sent.Enqueue(_upcoming[i].Key);
+            }
+
+            _upcoming.Clear();
+            child.Send(batch);
+        }
+
+        private void CheckRecycle(ProcessChild child)
+        {
+            if (_setup.MaxItemsPerWorker > 0 && child.ItemsDone >= _setup.MaxItemsPerWorker) _recycleDue = true;
+            if (_setup.MaxWorkingSetBytes > 0 && _sinceMemoryCheck.ElapsedMilliseconds >= 200)
+            {
+                _sinceMemoryCheck.Restart();
+                if (child.WorkingSet() > _setup.MaxWorkingSetBytes) _recycleDue = true;
+            }
+        }
+
+        /// <summary>Ends the current child the orderly way (end block, cleanup) if it is alive, and starts a new one.</summary>
+        private void Recycle()
+        {
+            ProcessChild? old = _child;
+            _child = null;
+            _recycleDue = false;
+            _sent.Clear();
+            if (old is not null)
+            {
+                if (old.IsDead)
+                {
+                    Discard(old);
+                }
+                else
+                {
+                    try
+                    {
+                        old.Close(_setup.CleanupScript, EmitRecord);
+                    }
+                    finally
+                    {
+                        _source.Forget(old);
+                    }
+                }
+            }
+
+            StartChild();
+        }
+
+        private void StartChild()
+        {
+            if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
+            var child = new ProcessChild(_setup.WorkingDirectory);
+            _source.Track(child);
+            _child = child;
+
+            // Abort may have come between the check and the store: it killed nothing then.
+            if (Volatile.Read(ref _aborted) != 0)
+            {
+                child.Kill();
+                throw new OperationCanceledException();
+            }
+
+            child.Open();
+            var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables, _setup.ScriptBlocks);
+            if (errors.Count > 0) throw new ItemErrorsException(errors);
+            if (_setup.InitializationScript is string init)
+            {
+                errors = child.RunScript(init, EmitRecord);
+                if (errors.Count > 0) throw new ItemErrorsException(errors);
+            }
+
+            child.StartDriver(_setup.ItemScript);
+            while (true)
+            {
+                object next = child.Take(AbortToken);
+                if (next is PSObject message && message.BaseObject is IList parts && parts.Count > 0)
+                {
+                    string kind = Text(parts[0]);
+                    if (kind == "r") return;
+                    if (kind == "b") throw new InvalidOperationException(Strings.Format(Strings.BeginBlockFailed, parts.Count > 1 ? Text(parts[1]) : string.Empty));
+                }
+                else if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
+                {
+                    throw new InvalidOperationException(Strings.Format(ProcessStrings.DriverNotReady, child.DriverFailure?.Message ?? child.DescribeExit()));
+                }
+                else if (next is not PSObject)
+                {
+                    EmitRecord(next);
+                }
+            }
+        }
+
+        private void Discard(ProcessChild child)
+        {
+            if (_child == child) _child = null;
+            child.Kill();
+            child.Dispose();
+            _source.Forget(child);
+        }
+
+        private static string Text(object? value) => (value is PSObject p ? p.BaseObject : value) as string ?? string.Empty;
+    }
+}
