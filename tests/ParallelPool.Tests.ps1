@@ -146,6 +146,8 @@ Describe 'Settings that belong to the pool' {
         @{ Name = 'CleanupScript'; Splat = @{ CleanupScript = { 1 } } }
         @{ Name = 'Function'; Splat = @{ Function = 'Get-PmPoolHelper' } }
         @{ Name = 'ThrottleLimit'; Splat = @{ ThrottleLimit = 3 } }
+        @{ Name = 'Isolation'; Splat = @{ Isolation = 'Process' } }
+        @{ Name = 'MaxItemsPerWorker'; Splat = @{ Isolation = 'Process'; MaxItemsPerWorker = 5 } }
     ) {
         param($Name, $Splat)
         { 1 | Invoke-ParallelMap -Pool $pool @Splat { $_ } } | Should -Throw -ErrorId 'PoolSettingConflict,ParallelMap.Commands.InvokeParallelMapCommand'

@@ -239,6 +239,16 @@ namespace ParallelMap.Commands
                 }
             }
 
+            // A pool's runspaces live in this process; a silent in-process run would defeat the
+            // very reason -Isolation Process was asked for.
+            foreach (string name in new[] { nameof(Isolation), nameof(MaxItemsPerWorker), nameof(MaxWorkerMemoryMB) })
+            {
+                if (MyInvocation.BoundParameters.ContainsKey(name))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.IsolationNotWithPool, name)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
+                }
+            }
+
             bool throttleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit));
             if (throttleGiven && ThrottleLimit > pool.Size)
             {
