@@ -48,7 +48,13 @@ namespace ParallelMap.Commands
         });
 
         private readonly object _instance;
+        /// <summary>How long after the process exits its driver may take to report its end.</summary>
+        private const int DriverEndGraceMs = 3000;
+
         private readonly BlockingCollection<object> _events = new BlockingCollection<object>();
+
+        /// <summary>Set once DriverFinished is queued (see the Exited handler).</summary>
+        private readonly ManualResetEventSlim _driverFinished = new ManualResetEventSlim(false);
         private readonly ProcessWorkerHost _host = new ProcessWorkerHost();
         private Runspace? _runspace;
         private PowerShell? _driver;
@@ -61,7 +67,15 @@ namespace ParallelMap.Commands
             _instance = api.Ctor.Invoke(new object?[] { null, null, null, false });
             Process = (Process)api.ProcessProperty.GetValue(_instance, null);
             if (workingDirectory is not null && System.IO.Directory.Exists(workingDirectory)) Process.StartInfo.WorkingDirectory = workingDirectory;
-            Process.Exited += (s, e) => Post(ProcessGone);
+            // The exit is seen at once, while the driver's last answers may still be on their way
+            // over the pipe: posted now, ProcessGone would overtake an answer the child had
+            // written, and that finished item would be failed as the crashed one (found by the
+            // FailFast test). The driver's own end comes after every answer it received, so wait
+            // for it; ProcessGone is only the fallback when the driver never reports its end.
+            Process.Exited += (s, e) => ThreadPool.QueueUserWorkItem(_ =>
+            {
+                if (!_driverFinished.Wait(DriverEndGraceMs)) Post(ProcessGone);
+            });
         }
 
         /// <summary>The child process (started by <see cref="Open"/>).</summary>
@@ -138,7 +152,11 @@ namespace ParallelMap.Commands
             _driver.InvocationStateChanged += (s, e) =>
             {
                 PSInvocationState state = e.InvocationStateInfo.State;
-                if (state == PSInvocationState.Completed || state == PSInvocationState.Failed || state == PSInvocationState.Stopped) Post(DriverFinished);
+                if (state == PSInvocationState.Completed || state == PSInvocationState.Failed || state == PSInvocationState.Stopped)
+                {
+                    Post(DriverFinished);
+                    _driverFinished.Set();
+                }
             };
             _driver.BeginInvoke(_input, output, new PSInvocationSettings { Host = _host }, null, null);
         }
