@@ -51,6 +51,18 @@ namespace ParallelMap.Commands
         /// <summary>How long after the process exits its driver may take to report its end.</summary>
         private const int DriverEndGraceMs = 3000;
 
+        /// <summary>After the exit, the answers in the pipe count as all read once nothing new arrived for this long.</summary>
+        private const int QuietMs = 250;
+
+        /// <summary>The longest the exit waits for the pipe to be read (a child that died writing without end).</summary>
+        private const int DrainCapMs = 5000;
+
+        /// <summary>PowerShell's own Exited handler, run by <see cref="OnProcessExited"/> once the pipe is read.</summary>
+        private EventHandler? _transportExited;
+
+        /// <summary>When the child last wrote something (Stopwatch ticks), to tell when the pipe is drained.</summary>
+        private long _lastPost = Stopwatch.GetTimestamp();
+
         private readonly BlockingCollection<object> _events = new BlockingCollection<object>();
 
         /// <summary>Set once DriverFinished is queued (see the Exited handler).</summary>
@@ -70,12 +82,11 @@ namespace ParallelMap.Commands
             // The exit is seen at once, while the driver's last answers may still be on their way
             // over the pipe: posted now, ProcessGone would overtake an answer the child had
             // written, and that finished item would be failed as the crashed one (found by the
-            // FailFast test). The driver's own end comes after every answer it received, so wait
-            // for it; ProcessGone is only the fallback when the driver never reports its end.
-            Process.Exited += (s, e) => ThreadPool.QueueUserWorkItem(_ =>
-            {
-                if (!_driverFinished.Wait(DriverEndGraceMs)) Post(ProcessGone);
-            });
+            // FailFast test). So first let the answers already in the pipe arrive (see
+            // TransportExitHandler), then let PowerShell break the session, then wait for the
+            // driver's end, which comes after every answer it received; ProcessGone is only the
+            // fallback when the driver never reports its end.
+            Process.Exited += (s, e) => ThreadPool.QueueUserWorkItem(_ => OnProcessExited());
         }
 
         /// <summary>The child process (started by <see cref="Open"/>).</summary>
@@ -98,6 +109,8 @@ namespace ParallelMap.Commands
         {
             _runspace = (Runspace)Api.Value.Create.Invoke(null, new object?[] { Types.Value, _instance });
             _runspace.Open();
+            // A child already gone has had PowerShell's handler run: nothing is left to defer.
+            if (!HasExitedOrUnknown()) _transportExited = TransportExitHandler.Detach(Process);
             if (Volatile.Read(ref _killed) != 0)
             {
                 // Aborted while the process started: it must not outlive the abort.
@@ -277,10 +290,14 @@ namespace ParallelMap.Commands
         {
             if (IsDead)
             {
-                // Disposing the PowerShell of a dead child waits for a stop that no process will
-                // ever acknowledge: kill first, and let a pool thread release the client objects.
+                // The exit handler breaks a dead child's session, but not always at once (the
+                // client's state machine may still be busy): disposing its PowerShell could then
+                // wait for ever for a stop that no process will acknowledge (found as a CI run
+                // that never ended). Only the runspace is disposed, on a pool thread: that marks
+                // it disposed at once, so that pwsh does not wait for it when it exits, and its
+                // close completes when the session breaks. The driver is left to the collector.
                 Kill();
-                System.Threading.Tasks.Task.Run(ReleaseClient);
+                System.Threading.Tasks.Task.Run(ReleaseDeadRunspace);
                 return;
             }
 
@@ -295,6 +312,18 @@ namespace ParallelMap.Commands
             }
 
             Kill();
+        }
+
+        private void ReleaseDeadRunspace()
+        {
+            try
+            {
+                _runspace?.Dispose();
+            }
+            catch (Exception)
+            {
+                // A broken runspace may fail to close.
+            }
         }
 
         private void ReleaseClient()
@@ -330,8 +359,48 @@ namespace ParallelMap.Commands
             }
         }
 
+        /// <summary>Runs on a pool thread when the process has exited (by itself, or killed).</summary>
+        private void OnProcessExited()
+        {
+            if (Volatile.Read(ref _killed) == 0)
+            {
+                var waited = Stopwatch.StartNew();
+                while (waited.ElapsedMilliseconds < DrainCapMs && ElapsedSince(Volatile.Read(ref _lastPost)) < QuietMs) Thread.Sleep(50);
+            }
+
+            OnProcessExitedIfDetached();
+            if (!_driverFinished.Wait(DriverEndGraceMs)) Post(ProcessGone);
+        }
+
+        /// <summary>Lets PowerShell see the exit, and breaks the session (which ends the driver); once.</summary>
+        private void OnProcessExitedIfDetached()
+        {
+            EventHandler? transport = Interlocked.Exchange(ref _transportExited, null);
+            if (transport is null) return;
+
+            // A runspace closed the orderly way saw its child exit as it should: nothing to report.
+            if (_runspace is not null && _runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
+            TransportExitHandler.RaiseExited(transport, Process);
+            if (TransportExitHandler.BreakSession(transport, ProcessStrings.ProcessEnded)) TransportExitHandler.CompleteClose(transport);
+        }
+
+        private bool HasExitedOrUnknown()
+        {
+            try
+            {
+                return Process.HasExited;
+            }
+            catch (Exception)
+            {
+                return true;
+            }
+        }
+
+        private static long ElapsedSince(long timestamp) => (Stopwatch.GetTimestamp() - timestamp) * 1000 / Stopwatch.Frequency;
+
         private void Post(object item)
         {
+            Volatile.Write(ref _lastPost, Stopwatch.GetTimestamp());
             try
             {
                 _events.Add(item);

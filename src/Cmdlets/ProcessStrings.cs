@@ -14,6 +14,7 @@ namespace ParallelMap.Commands
         internal const string ConnectionBroken = "its connection broke ({0})";
         internal const string VariableNotSerializable = "The -Variable '{0}' holds a {1}, a live object that cannot be copied into a worker process (with -Isolation Process, values cross serialized). Pass the data it stands for, or use -Isolation Runspace.";
         internal const string ProcessIsolationRequired = "-{0} applies to worker processes only: add -Isolation Process.";
+        internal const string ProcessEnded = "The worker process ended.";
         internal const string DriverNotReady = "The worker process did not start its item pipeline: {0}";
     }
 }
