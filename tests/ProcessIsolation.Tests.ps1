@@ -172,9 +172,8 @@ Describe 'Process isolation: a worker process that dies' {
     It 'fails only the item of a worker <Name> with WorkerProcessExited, and a retry recovers it' -ForEach @(
         @{ Name = 'killed with SIGKILL'; Kill = '[System.Diagnostics.Process]::GetCurrentProcess().Kill()'; Says = '*signal 9*' }
         @{ Name = 'that calls exit 3'; Kill = 'exit 3'; Says = '*exit 3*' }
-        @{ Name = 'crashed by a fatal runtime error'; Kill = '[Environment]::FailFast(''native crash'')'; Says = '*exit code*'; Skip = $true }  # known defect (issue 14 note): a finished item can still be failed with the crashed one
+        @{ Name = 'crashed by a fatal runtime error'; Kill = '[Environment]::FailFast(''native crash'')'; Says = '*exit code*' }
     ) {
-        if ((Get-Variable -Name Skip -ValueOnly -ErrorAction Ignore) -eq $true) { Set-ItResult -Skipped -Because 'known defect, issue 14: after a FailFast a finished item can still be failed with the crashed one' }
         $r = 1..5 | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 -Ordered ([scriptblock]::Create("if (`$_ -eq 3) { $Kill }; `$_")) -ErrorVariable errs -ErrorAction SilentlyContinue
         $r | Should -Be 1, 2, 4, 5
         $errs.Count | Should -Be 1
@@ -189,6 +188,38 @@ Describe 'Process isolation: a worker process that dies' {
             $r | Should -Be 1, 2, 3, 4, 5
         }
         finally { Remove-Item $folder -Recurse -Force }
+    }
+
+    # Regression: PowerShell's client never broke the session of a child that died (it reports
+    # the exit as a failed connect, ignored once connected), so disposing the dead child's
+    # pipeline waited for ever, and pwsh itself hung at exit closing that runspace: a CI run
+    # that never ended. Each death is run in a pwsh of its own, which must then exit.
+    It 'leaves no runspace open and lets pwsh exit after a worker <_> ' -ForEach @('crashes', 'is killed', 'times out') {
+        . (Join-Path $PSScriptRoot '../tools/Pwsh.ps1')
+        $body = switch ($_) {
+            'crashes' { '1..4 | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 { if ($_ -eq 3) { [Environment]::FailFast(''x'') }; $_ } -ErrorAction SilentlyContinue' }
+            'is killed' { '1..4 | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 { if ($_ -eq 3) { Stop-Process -Id $PID -Force }; $_ } -ErrorAction SilentlyContinue' }
+            'times out' { '1..4 | Invoke-ParallelMap -Isolation Process -ThrottleLimit 2 -TimeoutSeconds 2 { if ($_ -eq 3) { Start-Sleep 300 }; $_ } -ErrorAction SilentlyContinue' }
+        }
+        $script = "Import-Module '$modulePath'; `$r = $body; 'RESULTS ' + ((`$r | Sort-Object) -join ','); Start-Sleep -Milliseconds 500; 'OPEN ' + @(Get-Runspace | Where-Object { `$_.RunspaceStateInfo.State -eq 'Opened' -and `$_.GetType().Name -ne 'LocalRunspace' }).Count"
+        $psi = [System.Diagnostics.ProcessStartInfo]::new((Get-PwshPath))
+        foreach ($a in '-NoProfile', '-NonInteractive', '-Command', $script) { $psi.ArgumentList.Add($a) }
+        $psi.RedirectStandardOutput = $true
+        $psi.UseShellExecute = $false
+        $p = [System.Diagnostics.Process]::Start($psi)
+        try {
+            $out = $p.StandardOutput.ReadToEndAsync()
+            # A generous bound: this detects a hang, it measures no speed.
+            $exited = $p.WaitForExit(120000)
+            $exited | Should -BeTrue -Because 'pwsh must exit once the run is over'
+            $text = $out.Result
+            $text | Should -Match 'RESULTS 1,2,4\b'
+            $text | Should -Match 'OPEN 0\b'
+        }
+        finally {
+            if (-not $p.HasExited) { $p.Kill($true) }
+            $p.Dispose()
+        }
     }
 
     It 'records a killed item as failed in a resumable batch, and done after its retry' {

@@ -34,6 +34,9 @@ namespace ParallelMap.Commands
         private readonly Stopwatch _sinceMemoryCheck = Stopwatch.StartNew();
         private volatile ProcessChild? _child;
         private bool _recycleDue;
+
+        /// <summary>How many of the next items are sent one per message (see <see cref="ChildEnded"/>).</summary>
+        private int _runAlone;
         private int _aborted;
 
         internal ProcessWorker(ProcessSetup setup, ProcessWorkerSource source)
@@ -113,7 +116,15 @@ namespace ParallelMap.Commands
 
                 if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
                 {
-                    ChildEnded(child, context);
+                    if (ChildEnded(child, context))
+                    {
+                        // Not known to be this item's fault: run it again, alone, in a new child.
+                        Recycle();
+                        child = _child!;
+                        SendBatch(child, input, context.Sequence);
+                        continue;
+                    }
+
                     break;
                 }
 
@@ -176,9 +187,18 @@ namespace ParallelMap.Commands
             _child?.Kill();
         }
 
-        /// <summary>The child died, or its driver ended, under the item: fail the item, drop the child; the next item starts a new one.</summary>
-        private void ChildEnded(ProcessChild child, ItemContext<object?> context)
+        /// <summary>
+        /// The child died, or its driver ended, under the item: fail the item, drop the child; the
+        /// next item starts a new one. Returns true instead of failing when the death cannot be
+        /// blamed on this item: several items were unanswered, and a child that crashes (a
+        /// FailFast, a signal) can lose the answers of items it had finished, still queued in it
+        /// for sending. Those items then run again one at a time (<see cref="_runAlone"/>), so
+        /// that a death names its item; an item that had finished runs twice, which loses
+        /// nothing, where failing it lost its output (found by the FailFast test).
+        /// </summary>
+        private bool ChildEnded(ProcessChild child, ItemContext<object?> context)
         {
+            int unanswered = _sent.Count;
             _sent.Clear();
             ProcessWorkerHost host = child.Host;
 
@@ -190,6 +210,13 @@ namespace ParallelMap.Commands
             }
 
             int pid = child.ProcessId;
+            if (!host.ExitRequested && unanswered > 1 && (child.Process.HasExited || child.DriverFailure is not null))
+            {
+                _runAlone = unanswered;
+                Discard(child);
+                return true;
+            }
+
             if (host.ExitRequested)
             {
                 if (host.ExitCode != 0) context.Fail(new ProcessWorkerExitedException(pid, Strings.Format(ProcessStrings.ScriptExit, host.ExitCode)));
@@ -201,6 +228,7 @@ namespace ParallelMap.Commands
 
             // Otherwise a labelled break no loop took ended the driver: the item ends quietly, as in-process.
             Discard(child);
+            return false;
         }
 
         private void SendBatch(ProcessChild child, object? input, long sequence)
@@ -208,6 +236,12 @@ namespace ParallelMap.Commands
             int room = MaxBatch - 1;
             if (_setup.MaxItemsPerWorker > 0) room = Math.Min(room, _setup.MaxItemsPerWorker - child.ItemsDone - 1);
             if (_recycleDue) room = 0;
+            if (_runAlone > 0)
+            {
+                room = 0;
+                _runAlone--;
+            }
+
             PeekUpcoming(_upcoming, Math.Max(0, room));
             var batch = new object?[_upcoming.Count + 1];
             batch[0] = input;
