@@ -138,6 +138,12 @@ Import-Module '$($pesterManifest.Replace("'", "''"))'
 $(if ($filter) { "`$c.Filter.FullName = @($filter)" })
 `$r = Invoke-Pester -Configuration `$c
 "PESTER_COUNTS `$(`$r.PassedCount) `$(`$r.FailedCount) `$(`$r.SkippedCount)"
+# A remote runspace (a worker process's) still open after every test is a leak, and pwsh would
+# wait for ever to close it at exit (the CI run that never ended): count it as a failure, and
+# leave without that wait.
+`$leaked = @(Get-Runspace | Where-Object { `$_.RunspaceStateInfo.State -eq 'Opened' -and `$_.GetType().Name -ne 'LocalRunspace' })
+"PESTER_LEAKS `$(`$leaked.Count)"
+if (`$leaked.Count -gt 0) { [Environment]::Exit(3) }
 "@
     $env:PARALLELMAP_MODULE = Join-Path $moduleOut 'ParallelMap.psd1'
     # Child processes the tests start find the same Pester by name (#Requires -Modules Pester).
@@ -153,6 +159,12 @@ $(if ($filter) { "`$c.Filter.FullName = @($filter)" })
     }
     else {
         Write-Host 'The Pester run ended without a result.'
+        $failed++
+    }
+
+    $leaks = $lines | Where-Object { $_ -match '^PESTER_LEAKS (\d+)$' } | Select-Object -Last 1
+    if ($leaks -and $leaks -match '^PESTER_LEAKS (\d+)$' -and [int]$Matches[1] -gt 0) {
+        Write-Host "The Pester run left $($Matches[1]) worker-process runspace(s) open: a leak."
         $failed++
     }
 
