@@ -297,7 +297,7 @@ namespace ParallelMap.Commands
                 // it disposed at once, so that pwsh does not wait for it when it exits, and its
                 // close completes when the session breaks. The driver is left to the collector.
                 Kill();
-                System.Threading.Tasks.Task.Run(ReleaseDeadRunspace);
+                System.Threading.Tasks.Task.Run(DisposeRunspace);
                 return;
             }
 
@@ -314,7 +314,7 @@ namespace ParallelMap.Commands
             Kill();
         }
 
-        private void ReleaseDeadRunspace()
+        private void DisposeRunspace()
         {
             try
             {
@@ -337,27 +337,10 @@ namespace ParallelMap.Commands
                 // A broken driver may fail to dispose; the process goes either way.
             }
 
-            try
-            {
-                _runspace?.Dispose();
-            }
-            catch (Exception)
-            {
-                // A broken runspace may fail to close.
-            }
+            DisposeRunspace();
         }
 
-        private bool SafeHasExited()
-        {
-            try
-            {
-                return ProcessId != 0 && Process.HasExited;
-            }
-            catch (Exception)
-            {
-                return true;
-            }
-        }
+        private bool SafeHasExited() => ProcessId != 0 && HasExitedOrUnknown();
 
         /// <summary>Runs on a pool thread when the process has exited (by itself, or killed).</summary>
         private void OnProcessExited()
@@ -380,8 +363,7 @@ namespace ParallelMap.Commands
 
             // A runspace closed the orderly way saw its child exit as it should: nothing to report.
             if (_runspace is not null && _runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
-            TransportExitHandler.RaiseExited(transport, Process);
-            if (TransportExitHandler.BreakSession(transport, ProcessStrings.ProcessEnded)) TransportExitHandler.CompleteClose(transport);
+            TransportExitHandler.ReportExit(transport, Process, ProcessStrings.ProcessEnded);
         }
 
         private bool HasExitedOrUnknown()

@@ -210,7 +210,8 @@ namespace ParallelMap.Commands
             }
 
             int pid = child.ProcessId;
-            if (!host.ExitRequested && unanswered > 1 && (child.Process.HasExited || child.DriverFailure is not null))
+            bool died = child.Process.HasExited || child.DriverFailure is not null;
+            if (!host.ExitRequested && unanswered > 1 && died)
             {
                 _runAlone = unanswered;
                 Discard(child);
@@ -221,7 +222,7 @@ namespace ParallelMap.Commands
             {
                 if (host.ExitCode != 0) context.Fail(new ProcessWorkerExitedException(pid, Strings.Format(ProcessStrings.ScriptExit, host.ExitCode)));
             }
-            else if (child.Process.HasExited || child.DriverFailure is not null)
+            else if (died)
             {
                 context.Fail(new ProcessWorkerExitedException(pid, child.DescribeExit()));
             }

@@ -5,8 +5,9 @@ using System.Reflection;
 namespace ParallelMap.Commands
 {
     /// <summary>
-    /// Takes PowerShell's own Exited handler off a child process so that <see cref="ProcessChild"/>
-    /// can run it later, once the child's last answers have been read.
+    /// Takes PowerShell's own Exited handlers off a child process, so that <see cref="ProcessChild"/>
+    /// can report the exit later, once the child's last answers have been read, and in a way
+    /// that breaks the session.
     /// </summary>
     /// <remarks>
     /// PowerShell's out-of-process client (OutOfProcessClientSessionTransportManager.OnExited)
@@ -21,10 +22,8 @@ namespace ParallelMap.Commands
     /// failed connect, which the client's state machine ignores once connected): the driver's
     /// pipeline stayed Running, disposing it waited for ever for a stop the dead child would
     /// never answer, and pwsh itself hung at exit closing that runspace (found as a CI run that
-    /// never ended). <see cref="BreakSession"/> reports the exit as a failed receive instead,
-    /// which starts closing the session, and <see cref="CompleteClose"/> ends that close (the
-    /// close packet has nobody to answer it): the runspace turns Broken and its pipelines fail
-    /// at once.
+    /// never ended). <see cref="ReportExit"/> reports the exit as a failed receive instead, and
+    /// completes the close that starts: the runspace turns Broken and its pipelines fail at once.
     /// </remarks>
     internal static class TransportExitHandler
     {
@@ -58,17 +57,25 @@ namespace ParallelMap.Commands
                 return null;
             }
         }
-    
+
         /// <summary>
-        /// Runs the detached handlers but the transport's own: that one would stop its writer,
-        /// so that the close BreakSession causes would wait a minute for a timer instead of
-        /// failing at once on the dead child's pipe.
+        /// Reports the exit of the process behind <paramref name="handlers"/> (taken by
+        /// <see cref="Detach"/>): runs every handler but the transport's own (that one would stop
+        /// its writer, so the close below would wait a minute for a timer instead of failing at
+        /// once on the dead child's pipe), then reports a failed receive to the transport, which
+        /// starts closing the session, and completes that close, which nobody is left to answer.
         /// </summary>
-        internal static void RaiseExited(EventHandler handlers, Process process)
+        internal static void ReportExit(EventHandler handlers, Process process, string message)
         {
+            object? transport = null;
             foreach (Delegate d in handlers.GetInvocationList())
             {
-                if (IsTransport(d)) continue;
+                if (RaiseErrorMethod(d.Target) is not null)
+                {
+                    transport = d.Target;
+                    continue;
+                }
+
                 try
                 {
                     ((EventHandler)d)(process, EventArgs.Empty);
@@ -78,62 +85,27 @@ namespace ParallelMap.Commands
                     // Being torn down already.
                 }
             }
-        }
 
-        /// <summary>Completes the close BreakSession began: the close packet it sent has nobody to answer it.</summary>
-        internal static bool CompleteClose(EventHandler handlers)
-        {
-            bool done = false;
-            foreach (Delegate d in handlers.GetInvocationList())
-            {
-                if (!IsTransport(d)) continue;
-                try
-                {
-                    MethodInfo? complete = d.Target!.GetType().GetMethod("RaiseCloseCompleted", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, Type.EmptyTypes, null);
-                    if (complete is null) continue;
-                    complete.Invoke(d.Target, null);
-                    done = true;
-                }
-                catch (Exception)
-                {
-                    // Closed meanwhile.
-                }
-            }
-
-            return done;
-        }
-
-        private static bool IsTransport(Delegate d) => d.Target?.GetType().GetMethod("RaiseErrorHandler", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic) is not null;
-
-        /// <summary>
-        /// Tells the transport behind <paramref name="handlers"/> that its process is gone, as a
-        /// failed receive (which closes the session); false when it cannot be reached.
-        /// </summary>
-        internal static bool BreakSession(EventHandler handlers, string message)
-        {
+            if (transport is null) return;
             try
             {
-                Type? argsType = Sma.GetType("System.Management.Automation.Remoting.TransportErrorOccuredEventArgs");
-                Type? methodType = Sma.GetType("System.Management.Automation.Remoting.TransportMethodEnum");
-                if (argsType is null || methodType is null) return false;
+                Type methodType = Sma.GetType("System.Management.Automation.Remoting.TransportMethodEnum", throwOnError: true)!;
                 object receiveFailed = Enum.Parse(methodType, "ReceiveShellOutputEx");
-                object args = Activator.CreateInstance(argsType, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, new[] { new System.Management.Automation.Remoting.PSRemotingTransportException(message), receiveFailed }, null)!;
-                bool raised = false;
-                foreach (Delegate d in handlers.GetInvocationList())
-                {
-                    MethodInfo? raise = d.Target?.GetType().GetMethod("RaiseErrorHandler", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, new[] { argsType }, null);
-                    if (raise is null) continue;
-                    raise.Invoke(d.Target, new[] { args });
-                    raised = true;
-                }
-
-                return raised;
+                object args = Activator.CreateInstance(ErrorArgsType!, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, new[] { new System.Management.Automation.Remoting.PSRemotingTransportException(message), receiveFailed }, null)!;
+                RaiseErrorMethod(transport)!.Invoke(transport, new[] { args });
+                transport.GetType().GetMethod("RaiseCloseCompleted", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, Type.EmptyTypes, null)?.Invoke(transport, null);
             }
             catch (Exception)
             {
                 // The session is being torn down already, or the runtime is built otherwise.
-                return false;
             }
         }
+
+        private static readonly Type? ErrorArgsType = Sma.GetType("System.Management.Automation.Remoting.TransportErrorOccuredEventArgs");
+
+        /// <summary>The transport's RaiseErrorHandler(TransportErrorOccuredEventArgs), which only a transport manager has.</summary>
+        private static MethodInfo? RaiseErrorMethod(object? target) => target is null || ErrorArgsType is null
+            ? null
+            : target.GetType().GetMethod("RaiseErrorHandler", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null, new[] { ErrorArgsType }, null);
     }
 }
