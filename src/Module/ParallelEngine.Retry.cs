@@ -13,7 +13,7 @@ namespace ParallelMap.Engine
         {
             // An attempt that already passed outputs on is final: a retry would pass them on twice.
             bool retryable = (status == ItemStatus.Failed || _options.RetryTimedOut) && !e.OutputsStreamed;
-            if (retryable && e.Attempts <= _options.MaxRetries)
+            if (retryable && e.Attempts - e.Losses <= _options.MaxRetries)
             {
                 (e.PreviousErrors ??= new List<Exception>()).Add(error);
                 e.DueTicks = _clock.ElapsedTicks + (long)(_backoff.Delay(e.Attempts).TotalSeconds * Stopwatch.Frequency);

@@ -21,7 +21,7 @@ namespace ParallelMap.Engine
 
             // Only workers still starting will come for this item; start another while the queue
             // holds more items than those, so a short input never opens more workers than items.
-            if (_live.Count < _options.ThrottleLimit && _input.Count > _workersBeginning && Volatile.Read(ref _disposed) == 0)
+            if (_live.Count < PlacesLocked && _input.Count > _workersBeginning && Volatile.Read(ref _disposed) == 0)
             {
                 SpawnLocked();
             }

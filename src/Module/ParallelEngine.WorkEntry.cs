@@ -23,6 +23,9 @@ namespace ParallelMap.Engine
 
             internal List<Exception>? PreviousErrors;
 
+            /// <summary>Attempts whose worker was lost under them (<see cref="WorkerLostException"/>): they do not count against the retries.</summary>
+            internal int Losses;
+
             /// <summary>Set when an attempt passed outputs on before it ended: such an item is never retried.</summary>
             internal volatile bool OutputsStreamed;
 

@@ -53,6 +53,11 @@ namespace ParallelMap.Engine
                     FaultCore(new WorkerFaultedException(slot.Id, false, new InvalidOperationException(Messages.Format(Messages.WorkerLoopNotRun, slot.Id))));
                 }
             }
+            catch (WorkerLostException lost)
+            {
+                // Not a fault: the place is gone (WorkerExited counts it).
+                slot.Lost = lost;
+            }
             catch (Exception ex)
             {
                 if (!slot.Aborted && !IsStoppingRacy)
@@ -76,7 +81,7 @@ namespace ParallelMap.Engine
                     PublishRecord(slot, new WorkerRecord<TIn>(-1, default!, 0, slot.Id, ex), mayWait: false);
                 }
 
-                WorkerExited(slot, countedBeginning);
+                WorkerExited(slot, countedBeginning, begun);
             }
         }
 
@@ -94,8 +99,9 @@ namespace ParallelMap.Engine
             return false;
         }
 
-        private void WorkerExited(WorkerSlot<TIn, TOut> slot, bool stillBeginning)
+        private void WorkerExited(WorkerSlot<TIn, TOut> slot, bool stillBeginning, bool begun)
         {
+            bool allLost = false;
             List<WorkEntry>? orphans = null;
             lock (slot.Sync)
             {
@@ -122,11 +128,15 @@ namespace ParallelMap.Engine
                     ReportUnstartedLocked(_input);
                 }
 
+                if (slot.Lost is WorkerLostException lost) allLost = PlaceGoneLocked(lost, begun);
+
                 // Work may remain that only this worker would have taken (it timed out, say).
                 WakeOrSpawnLocked();
                 _callerWait.WakeAll(_lock);
                 AssertInvariants();
             }
+
+            if (allLost) FaultCore(new AllWorkersLostException(slot.Lost!));
         }
 
         private void RunItems(WorkerSlot<TIn, TOut> slot)
@@ -151,6 +161,12 @@ namespace ParallelMap.Engine
 
                 long ticks = Stopwatch.GetTimestamp() - t0;
                 error ??= context.FailedWith;
+                if (error is WorkerLostException lost)
+                {
+                    ItemLost(slot, e, attempt, lost, ticks);
+                    return;
+                }
+
                 IReadOnlyList<TOut> outputs = context.TakeOutputs();
                 WorkEntry? next = null;
                 bool claimed;

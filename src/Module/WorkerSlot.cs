@@ -45,6 +45,9 @@ namespace ParallelMap.Engine
         /// </summary>
         internal volatile bool Ending;
 
+        /// <summary>Set when the worker reported its place lost (<see cref="WorkerLostException"/>); read by its thread as it exits.</summary>
+        internal WorkerLostException? Lost;
+
         internal WorkerSlot(ParallelEngine<TIn, TOut> core, int id)
         {
             Core = core;
