@@ -115,6 +115,19 @@ namespace ParallelMap.Commands
         public int MaxWorkerMemoryMB { get; set; }
 
         /// <summary>
+        /// Remote sessions (New-PSSession -HostName or -ComputerName) to spread the items over:
+        /// -ThrottleLimit workers on each, every worker a runspace of its own on that session's host
+        /// (one more connection to it). The sessions themselves stay free and open.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public PSSession[]? Session { get; set; }
+
+        /// <summary>With -Session: outputs get no PSComputerName note property.</summary>
+        [Parameter]
+        public SwitchParameter NoComputerName { get; set; }
+
+        /// <summary>
         /// A pool from New-ParallelPool: the call runs on its runspaces, already open and
         /// initialized, and gives them back at its end. The pool's settings (modules, functions,
         /// scripts, variables) stay; the call's own -Variable, <c>$using:</c> values and
@@ -152,7 +165,8 @@ namespace ParallelMap.Commands
             CallerPreferences.NeverInquire(CommandRuntime);
             try
             {
-                ProcessWorkerSource.CheckParameters(Isolation, MyInvocation.BoundParameters);
+                ProcessWorkerSource.CheckParameters(Isolation, MyInvocation.BoundParameters, Session is not null);
+                if (Session is not null) RemoteWorkerSource.CheckParameters(MyInvocation.BoundParameters);
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
                 string itemScript = PrepareItemScript(usingValues);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
@@ -164,7 +178,8 @@ namespace ParallelMap.Commands
                 }
 
                 var modules = new List<string>();
-                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ResolveModule(this, name));
+                // A remote host imports modules from its own module path: the names go as given.
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? ResolveModule(this, name) : name);
                 var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, init, cleanup)
                 {
                     Modules = modules,
@@ -179,6 +194,15 @@ namespace ParallelMap.Commands
                 // A batch handed to a worker process costs a round trip to it: hand over more at once.
                 if (Isolation == WorkerIsolation.Process && BatchSize == 0) options.TargetBatchDuration = ProcessWorkerSource.TargetBatchDuration;
                 _progressId = Math.Abs(GetHashCode() % 100000) + 1;
+                if (Session is not null)
+                {
+                    var remote = RemoteWorkerSource.For(setup, Session, ThrottleLimit, !NoComputerName);
+                    if (BatchSize == 0) options.TargetBatchDuration = RemoteWorkerSource.TargetBatchDuration;
+                    options.ThrottleLimit = ThrottleLimit * remote.SessionCount;
+                    _engine = ParallelEngine.CreateWithSource<object?, object?>(options, remote, this);
+                    return;
+                }
+
                 _engine = Isolation == WorkerIsolation.Process
                     ? ParallelEngine.CreateWithSource<object?, object?>(options, ProcessWorkerSource.For(setup, MaxItemsPerWorker, MaxWorkerMemoryMB), this)
                     : ParallelEngine.Create<object?, object?>(options, _ => new RunspaceWorker(setup), this);
@@ -478,6 +502,10 @@ namespace ParallelMap.Commands
                 // A runspace that failed to start while input still came: the same error as at the end.
                 ThrowTerminatingError(WorkerFaultRecord(e));
             }
+            catch (AllWorkersLostException e)
+            {
+                ThrowTerminatingError(AllSessionsLostRecord(e));
+            }
 
             OnIdle();
             MaybeWriteProgress();
@@ -494,6 +522,10 @@ namespace ParallelMap.Commands
             {
                 ThrowTerminatingError(WorkerFaultRecord(e));
             }
+            catch (AllWorkersLostException e)
+            {
+                ThrowTerminatingError(AllSessionsLostRecord(e));
+            }
 
             // With every worker gone, the runspaces are back in the pool: its places can go too.
             if (Engine.Shutdown()) _lease?.Release();
@@ -506,12 +538,15 @@ namespace ParallelMap.Commands
             {
                 Exception inner = e.InnerException ?? e;
                 var record = inner is ItemErrorsException items ? items.Records[0] : (inner as IContainsErrorRecord)?.ErrorRecord;
-                string message = record?.Exception?.Message ?? inner.Message;
+                string message = record?.ErrorDetails?.Message ?? record?.Exception?.Message ?? inner.Message;
                 return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.InitializationFailed, message), inner), Strings.InitializationFailedId, ErrorCategory.InvalidOperation, InitializationScript);
             }
 
             return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.WorkerFailed, e.InnerException?.Message), e), Strings.WorkerFailedId, ErrorCategory.InvalidOperation, null);
         }
+
+        private static ErrorRecord AllSessionsLostRecord(AllWorkersLostException e) =>
+            new ErrorRecord(new InvalidOperationException(Strings.Format(RemoteStrings.AllSessionsLost, e.InnerException?.Message), e), RemoteStrings.AllSessionsLostId, ErrorCategory.ResourceUnavailable, null);
 
         /// <summary>Ctrl-C: stop everything at once; Dispose then waits (bounded) for the cleanup scripts.</summary>
         protected override void StopProcessing()

@@ -53,7 +53,7 @@ namespace ParallelMap.Commands
 
         internal string[] Modules { get; }
 
-        internal string? WorkingDirectory { get; }
+        internal string? WorkingDirectory { get; set; }
 
         internal int? ResultDepth { get; }
 

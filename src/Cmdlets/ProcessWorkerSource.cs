@@ -5,17 +5,13 @@ using ParallelMap.Engine;
 
 namespace ParallelMap.Commands
 {
-    /// <summary>
-    /// Makes <see cref="ProcessWorker"/>s for one run (or one pool: nothing here is tied to a
-    /// cmdlet call), and keeps the set of child processes alive so that <see cref="CloseAll"/>
-    /// can kill any that a stuck or abandoned worker still holds: no child outlives the run.
-    /// </summary>
-    internal sealed class ProcessWorkerSource : IWorkerSource<object?, object?>
+    /// <summary>The workers of -Isolation Process: each runs its items in child processes of its own (<see cref="ProcessEndpoint"/>).</summary>
+    internal sealed class ProcessWorkerSource : ChannelWorkerSource
     {
-        private readonly ProcessSetup _setup;
-        private readonly HashSet<ProcessChild> _children = new HashSet<ProcessChild>();
-
-        internal ProcessWorkerSource(ProcessSetup setup) => _setup = setup;
+        internal ProcessWorkerSource(ProcessSetup setup)
+            : base(setup)
+        {
+        }
 
         /// <summary>The work automatic batching hands a worker process at once: each batch costs one round trip between processes.</summary>
         internal static readonly TimeSpan TargetBatchDuration = TimeSpan.FromMilliseconds(50);
@@ -30,9 +26,10 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>Refuses the recycling limits without -Isolation Process (ErrorId ProcessIsolationRequired).</summary>
-        internal static void CheckParameters(WorkerIsolation isolation, IDictionary<string, object> bound)
+        internal static void CheckParameters(WorkerIsolation isolation, IDictionary<string, object> bound, bool remote)
         {
-            if (isolation == WorkerIsolation.Process) return;
+            // With -Session the remote source refuses them, saying why.
+            if (isolation == WorkerIsolation.Process || remote) return;
             foreach (string name in new[] { "MaxItemsPerWorker", "MaxWorkerMemoryMB" })
             {
                 if (bound.ContainsKey(name))
@@ -42,37 +39,6 @@ namespace ParallelMap.Commands
             }
         }
 
-        public Worker<object?, object?> Create(int workerId) => new ProcessWorker(_setup, this);
-
-        public Worker<object?, object?> Replace(Worker<object?, object?> broken, int workerId)
-        {
-            // The timed-out worker's child may be deaf to the abort (a native call): it was killed
-            // by Abort; killing again is harmless and covers an abort that raced with its start.
-            broken.Abort();
-            return new ProcessWorker(_setup, this);
-        }
-
-        public void CloseAll()
-        {
-            ProcessChild[] left;
-            lock (_children)
-            {
-                left = new ProcessChild[_children.Count];
-                _children.CopyTo(left);
-                _children.Clear();
-            }
-
-            foreach (var c in left) c.Kill();
-        }
-
-        internal void Track(ProcessChild child)
-        {
-            lock (_children) _children.Add(child);
-        }
-
-        internal void Forget(ProcessChild child)
-        {
-            lock (_children) _children.Remove(child);
-        }
+        protected override ChannelEndpoint MakeEndpoint(int workerId) => new ProcessEndpoint(Setup.WorkingDirectory);
     }
 }

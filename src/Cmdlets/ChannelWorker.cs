@@ -9,8 +9,9 @@ using ParallelMap.Engine;
 namespace ParallelMap.Commands
 {
     /// <summary>
-    /// A worker whose items run in a child PowerShell process (<see cref="ProcessChild"/>): one
-    /// long-lived driver pipeline there, fed batch after batch. The items of the batch the engine
+    /// A worker whose items run on the far side of a serializing boundary, in a child PowerShell
+    /// process or on a remote host (a <see cref="DriverChannel"/> from its <see cref="ChannelEndpoint"/>):
+    /// one long-lived driver pipeline there, fed batch after batch. The items of the batch the engine
     /// handed this worker are sent ahead (<see cref="Worker{TIn, TOut}.PeekUpcoming"/>), so the
     /// child is never idle waiting for a round trip; each Process call then only reads the
     /// answer of its own item, in order.
@@ -21,28 +22,33 @@ namespace ParallelMap.Commands
     /// this worker starts a new child for its next item, so the engine's worker, and the run,
     /// go on. Recycling (-MaxItemsPerWorker, -MaxWorkerMemoryMB) happens between items the same way.
     /// A timeout or a stop kills the child (<see cref="Abort"/>): its cleanup script does not run.
+    /// A channel whose loss the endpoint does not blame on the item (a remote host that died)
+    /// throws the endpoint's <see cref="WorkerLostException"/> instead: the engine runs the item
+    /// and the rest of the batch on other workers.
     /// </remarks>
-    internal sealed class ProcessWorker : Worker<object?, object?>
+    internal sealed class ChannelWorker : Worker<object?, object?>
     {
         /// <summary>At most this many items travel in one message.</summary>
         private const int MaxBatch = 256;
 
         private readonly ProcessSetup _setup;
-        private readonly ProcessWorkerSource _source;
+        private readonly ChannelWorkerSource _source;
+        private readonly ChannelEndpoint _endpoint;
         private readonly Queue<long> _sent = new Queue<long>();
         private readonly List<KeyValuePair<long, object?>> _upcoming = new List<KeyValuePair<long, object?>>();
         private readonly Stopwatch _sinceMemoryCheck = Stopwatch.StartNew();
-        private volatile ProcessChild? _child;
+        private volatile DriverChannel? _child;
         private bool _recycleDue;
 
         /// <summary>How many of the next items are sent one per message (see <see cref="ChildEnded"/>).</summary>
         private int _runAlone;
         private int _aborted;
 
-        internal ProcessWorker(ProcessSetup setup, ProcessWorkerSource source)
+        internal ChannelWorker(ProcessSetup setup, ChannelWorkerSource source, ChannelEndpoint endpoint)
         {
             _setup = setup;
             _source = source;
+            _endpoint = endpoint;
         }
 
         protected override void Begin() => StartChild();
@@ -56,10 +62,17 @@ namespace ParallelMap.Commands
         {
             if (_child is null || (_sent.Count == 0 && (_child.IsDead || _recycleDue)))
             {
+                // A channel lost between items (its host died while idle): the item never ran here.
+                if (_child is not null && _child.IsDead && _endpoint.Lost(_child) is WorkerLostException idleLost)
+                {
+                    Discard(_child);
+                    throw idleLost;
+                }
+
                 Recycle();
             }
 
-            ProcessChild child = _child!;
+            DriverChannel child = _child!;
             if (_sent.Count == 0 || _sent.Peek() != context.Sequence)
             {
                 if (_sent.Count > 0)
@@ -87,10 +100,10 @@ namespace ParallelMap.Commands
                     _sent.Dequeue();
                     child.ItemsDone++;
                     var outputs = new object?[parts.Count - 1];
-                    for (int i = 1; i < parts.Count; i++) outputs[i - 1] = parts[i];
+                    for (int i = 1; i < parts.Count; i++) outputs[i - 1] = _endpoint.Decorate(parts[i]);
                     if (kind == "f" && held is not null)
                     {
-                        context.Fail(new ItemErrorsException(new[] { WithTarget(held, input) }, outputs));
+                        context.Fail(new ItemErrorsException(new[] { (ErrorRecord)_endpoint.Decorate(WithTarget(held, input))! }, outputs));
                         held = null;
                         break;
                     }
@@ -102,7 +115,7 @@ namespace ParallelMap.Commands
                         break;
                     }
 
-                    if (held is not null) context.Record(held);
+                    if (held is not null) context.Record(_endpoint.Decorate(held)!);
                     foreach (object? o in outputs) context.Output(o);
                     if (_setup.ResultDepth is int depth) context.Attachment = ResultSerializer.Serialize(outputs, depth);
                     break;
@@ -110,11 +123,11 @@ namespace ParallelMap.Commands
 
                 if (held is not null)
                 {
-                    context.Record(held);
+                    context.Record(_endpoint.Decorate(held)!);
                     held = null;
                 }
 
-                if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
+                if (next == DriverChannel.DriverFinished || next == DriverChannel.ProcessGone)
                 {
                     if (ChildEnded(child, context))
                     {
@@ -134,7 +147,7 @@ namespace ParallelMap.Commands
                 }
                 else
                 {
-                    context.Record(next);
+                    context.Record(_endpoint.Decorate(next)!);
                 }
             }
 
@@ -162,8 +175,9 @@ namespace ParallelMap.Commands
 
         protected override void End()
         {
-            ProcessChild? child = _child;
+            DriverChannel? child = _child;
             _child = null;
+            _endpoint.Released();
             if (child is null) return;
             if (Volatile.Read(ref _aborted) != 0)
             {
@@ -196,7 +210,7 @@ namespace ParallelMap.Commands
         /// that a death names its item; an item that had finished runs twice, which loses
         /// nothing, where failing it lost its output (found by the FailFast test).
         /// </summary>
-        private bool ChildEnded(ProcessChild child, ItemContext<object?> context)
+        private bool ChildEnded(DriverChannel child, ItemContext<object?> context)
         {
             int unanswered = _sent.Count;
             _sent.Clear();
@@ -206,11 +220,19 @@ namespace ParallelMap.Commands
             if (!host.ExitRequested)
             {
                 // The host call may trail the pipeline's end by a moment.
-                for (int i = 0; i < 20 && !host.ExitRequested && !child.Process.HasExited; i++) Thread.Sleep(10);
+                for (int i = 0; i < 20 && !host.ExitRequested && !child.HasEnded; i++) Thread.Sleep(10);
             }
 
             int pid = child.ProcessId;
-            bool died = child.Process.HasExited || child.DriverFailure is not null;
+            bool died = child.HasEnded || child.DriverFailure is not null;
+            if (!host.ExitRequested && died && _endpoint.Lost(child) is WorkerLostException lost)
+            {
+                // Not the item's fault (a remote host that died): the engine runs it, and the
+                // rest of what was sent, on other workers.
+                Discard(child);
+                throw lost;
+            }
+
             if (!host.ExitRequested && unanswered > 1 && died)
             {
                 _runAlone = unanswered;
@@ -232,7 +254,7 @@ namespace ParallelMap.Commands
             return false;
         }
 
-        private void SendBatch(ProcessChild child, object? input, long sequence)
+        private void SendBatch(DriverChannel child, object? input, long sequence)
         {
             int room = MaxBatch - 1;
             if (_setup.MaxItemsPerWorker > 0) room = Math.Min(room, _setup.MaxItemsPerWorker - child.ItemsDone - 1);
@@ -257,7 +279,7 @@ namespace ParallelMap.Commands
             child.Send(batch);
         }
 
-        private void CheckRecycle(ProcessChild child)
+        private void CheckRecycle(DriverChannel child)
         {
             if (_setup.MaxItemsPerWorker > 0 && child.ItemsDone >= _setup.MaxItemsPerWorker) _recycleDue = true;
             if (_setup.MaxWorkingSetBytes > 0 && _sinceMemoryCheck.ElapsedMilliseconds >= 200)
@@ -270,7 +292,7 @@ namespace ParallelMap.Commands
         /// <summary>Ends the current child the orderly way (end block, cleanup) if it is alive, and starts a new one.</summary>
         private void Recycle()
         {
-            ProcessChild? old = _child;
+            DriverChannel? old = _child;
             _child = null;
             _recycleDue = false;
             _sent.Clear();
@@ -299,7 +321,7 @@ namespace ParallelMap.Commands
         private void StartChild()
         {
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
-            var child = new ProcessChild(_setup.WorkingDirectory);
+            DriverChannel child = _endpoint.NewChannel();
             _source.Track(child);
             _child = child;
 
@@ -310,13 +332,13 @@ namespace ParallelMap.Commands
                 throw new OperationCanceledException();
             }
 
-            child.Open();
+            _endpoint.Open(child, EmitRecord, AbortToken);
             var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables, _setup.ScriptBlocks);
-            if (errors.Count > 0) throw new ItemErrorsException(errors);
+            if (errors.Count > 0) throw SetupFailed(errors);
             if (_setup.InitializationScript is string init)
             {
                 errors = child.RunScript(init, EmitRecord);
-                if (errors.Count > 0) throw new ItemErrorsException(errors);
+                if (errors.Count > 0) throw SetupFailed(errors);
             }
 
             child.StartDriver(_setup.ItemScript);
@@ -329,7 +351,7 @@ namespace ParallelMap.Commands
                     if (kind == "r") return;
                     if (kind == "b") throw new InvalidOperationException(Strings.Format(Strings.BeginBlockFailed, parts.Count > 1 ? Text(parts[1]) : string.Empty));
                 }
-                else if (next == ProcessChild.DriverFinished || next == ProcessChild.ProcessGone)
+                else if (next == DriverChannel.DriverFinished || next == DriverChannel.ProcessGone)
                 {
                     throw new InvalidOperationException(Strings.Format(ProcessStrings.DriverNotReady, child.DriverFailure?.Message ?? child.DescribeExit()));
                 }
@@ -340,7 +362,14 @@ namespace ParallelMap.Commands
             }
         }
 
-        private void Discard(ProcessChild child)
+        /// <summary>The set-up's errors, each as the endpoint shows it (a remote one names its host).</summary>
+        private ItemErrorsException SetupFailed(List<ErrorRecord> errors)
+        {
+            for (int i = 0; i < errors.Count; i++) errors[i] = (ErrorRecord)_endpoint.Decorate(errors[i])!;
+            return new ItemErrorsException(errors);
+        }
+
+        private void Discard(DriverChannel child)
         {
             if (_child == child) _child = null;
             child.Kill();

@@ -1,0 +1,37 @@
+using System;
+using System.Threading;
+using ParallelMap.Engine;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// Where the channels of one <see cref="ChannelWorker"/> come from (a child process each, or a
+    /// connection to one remote host), and what the loss of one means: the one place the two
+    /// kinds of far end differ for the worker.
+    /// </summary>
+    internal abstract class ChannelEndpoint
+    {
+        /// <summary>A new channel, not yet open. May throw <see cref="WorkerLostException"/> (a host already known lost).</summary>
+        internal abstract DriverChannel NewChannel();
+
+        /// <summary>
+        /// Opens <paramref name="channel"/>; an endpoint whose far end cannot be reached throws
+        /// <see cref="WorkerLostException"/>. <paramref name="emit"/> passes a record (a warning) to the caller.
+        /// </summary>
+        internal virtual void Open(DriverChannel channel, Action<object> emit, CancellationToken token) => channel.Open();
+
+        /// <summary>
+        /// The loss of <paramref name="dead"/> when it is not the item's fault, else null (the
+        /// item then fails, as when a worker process crashes under it).
+        /// </summary>
+        internal virtual WorkerLostException? Lost(DriverChannel dead) => null;
+
+        /// <summary>An output or stream record of an item, as the caller gets it (a remote one tells its host).</summary>
+        internal virtual object? Decorate(object? value) => value;
+
+        /// <summary>The worker ended: it holds no channel of this endpoint any more.</summary>
+        internal virtual void Released()
+        {
+        }
+    }
+}

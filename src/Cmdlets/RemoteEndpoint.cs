@@ -1,0 +1,113 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using ParallelMap.Engine;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// The endpoint of a worker on one of the user's sessions (<see cref="SessionSlot"/>): its
+    /// channels are new connections to that host. A connection that breaks under an item is not
+    /// the item's fault: the item runs again elsewhere (<see cref="WorkerLostException"/>), and
+    /// the next worker in this place connects again. A host that cannot be reached twice running
+    /// is lost: a warning names it once, and its places go.
+    /// </summary>
+    internal sealed class RemoteEndpoint : ChannelEndpoint
+    {
+        private const int OpenAttempts = 2;
+        private static readonly TimeSpan OpenRetryDelay = TimeSpan.FromMilliseconds(500);
+
+        private readonly SessionSlot _slot;
+        private readonly bool _addComputerName;
+        private int _released;
+
+        /// <summary>The worker holds a place of <paramref name="slot"/> (already counted by the caller).</summary>
+        internal RemoteEndpoint(SessionSlot slot, bool addComputerName)
+        {
+            _slot = slot;
+            _addComputerName = addComputerName;
+        }
+
+        internal override DriverChannel NewChannel()
+        {
+            if (_slot.IsLost) throw new WorkerLostException(Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName), placeLost: true, null);
+            return new RemoteChannel(_slot.Connection);
+        }
+
+        internal override void Open(DriverChannel channel, Action<object> emit, CancellationToken token)
+        {
+            Exception? last = null;
+            for (int attempt = 1; attempt <= OpenAttempts && !_slot.IsLost; attempt++)
+            {
+                if (attempt > 1 && token.WaitHandle.WaitOne(OpenRetryDelay)) throw new OperationCanceledException(token);
+                _slot.EnterOpen(token);
+                try
+                {
+                    channel.Open();
+                    return;
+                }
+                catch (OperationCanceledException)
+                {
+                    throw;
+                }
+                catch (Exception ex)
+                {
+                    last = ex;
+                }
+                finally
+                {
+                    _slot.LeaveOpen();
+                }
+            }
+
+            string why = last?.Message ?? Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName);
+            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, why);
+            if (_slot.MarkLost()) emit(new WarningRecord(message));
+            throw new WorkerLostException(message, placeLost: true, last);
+        }
+
+        internal override WorkerLostException? Lost(DriverChannel dead) =>
+            new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, dead.DescribeExit()), placeLost: false, dead.DriverFailure);
+
+        /// <summary>
+        /// Outputs get a PSComputerName note property, as Invoke-Command's do (unless the call
+        /// opted out); error records say the host in their message, since every host of a run
+        /// may print the same error.
+        /// </summary>
+        internal override object? Decorate(object? value)
+        {
+            switch (value)
+            {
+                case null:
+                    return null;
+                case ErrorRecord record:
+                    return OnHost(record);
+                case InformationalRecord _:
+                case InformationRecord _:
+                case ProgressRecord _:
+                case EndOutput _:
+                    return value;
+            }
+
+            if (!_addComputerName) return value;
+            PSObject o = PSObject.AsPSObject(value);
+            if (o.Properties["PSComputerName"] is null) o.Properties.Add(new PSNoteProperty("PSComputerName", _slot.ComputerName));
+            return o;
+        }
+
+        internal override void Released()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0) _slot.Unassign();
+        }
+
+        private ErrorRecord OnHost(ErrorRecord record)
+        {
+            string message = record.ErrorDetails?.Message ?? record.Exception?.Message ?? string.Empty;
+            string prefix = Strings.Format(RemoteStrings.OnHost, _slot.ComputerName, string.Empty);
+            if (message.StartsWith(prefix, StringComparison.Ordinal)) return record;
+            var copy = new ErrorRecord(record, null) { ErrorDetails = new ErrorDetails(prefix + message) };
+            if (record.ErrorDetails?.RecommendedAction is string action) copy.ErrorDetails.RecommendedAction = action;
+            return copy;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using System.Management.Automation;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// The workers of -Session: each is a remote runspace of one session's host, -ThrottleLimit of
+    /// them per session. A new worker goes to the usable session with the fewest workers, never
+    /// past the limit; when no usable session has room (its hosts are lost), it goes to a lost one
+    /// and ends at once, so the pool shrinks by that place (<see cref="RemoteEndpoint"/>).
+    /// </summary>
+    internal sealed class RemoteWorkerSource : ChannelWorkerSource
+    {
+        private readonly SessionSlot[] _slots;
+        private readonly int _perSession;
+        private readonly bool _addComputerName;
+        private readonly object _pick = new object();
+
+        private RemoteWorkerSource(ProcessSetup setup, SessionSlot[] slots, int perSession, bool addComputerName)
+            : base(setup)
+        {
+            _slots = slots;
+            _perSession = perSession;
+            _addComputerName = addComputerName;
+        }
+
+        /// <summary>The work automatic batching hands a remote worker at once: each batch costs a round trip over the network.</summary>
+        internal static readonly TimeSpan TargetBatchDuration = TimeSpan.FromMilliseconds(100);
+
+        /// <summary>Refuses what cannot go with -Session (ErrorId SessionParameterConflict).</summary>
+        internal static void CheckParameters(IDictionary<string, object> bound)
+        {
+            foreach (var (name, why) in new[]
+            {
+                ("Pool", RemoteStrings.ConflictPool),
+                ("Isolation", RemoteStrings.ConflictIsolation),
+                ("MaxItemsPerWorker", RemoteStrings.ConflictRecycle),
+                ("MaxWorkerMemoryMB", RemoteStrings.ConflictRecycle),
+            })
+            {
+                if (bound.ContainsKey(name))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(RemoteStrings.SessionConflict, name, why)), RemoteStrings.SessionParameterConflictId, ErrorCategory.InvalidArgument, name));
+                }
+            }
+        }
+
+        /// <summary>How many sessions the run has (the engine's throttle is this many times the per-session limit).</summary>
+        internal int SessionCount => _slots.Length;
+
+        /// <summary>Checks every session (ErrorId SessionNotUsable) and reads the run's setup; nothing connects yet.</summary>
+        internal static RemoteWorkerSource For(RunspaceSetup setup, IReadOnlyList<System.Management.Automation.Runspaces.PSSession> sessions, int perSession, bool addComputerName)
+        {
+            var slots = new SessionSlot[sessions.Count];
+            for (int i = 0; i < slots.Length; i++) slots[i] = SessionSlot.Check(sessions[i]);
+            ProcessSetup remote = ProcessSetup.From(setup);
+
+            // This machine's current folder means nothing on another: remote work starts where
+            // the remote session starts (its user's home), as with Invoke-Command.
+            remote.WorkingDirectory = null;
+            return new RemoteWorkerSource(remote, slots, perSession, addComputerName);
+        }
+
+        protected override ChannelEndpoint MakeEndpoint(int workerId)
+        {
+            lock (_pick)
+            {
+                SessionSlot? best = null;
+                foreach (SessionSlot s in _slots)
+                {
+                    if (!s.IsLost && s.Workers < _perSession && (best is null || s.Workers < best.Workers)) best = s;
+                }
+
+                if (best is null)
+                {
+                    foreach (SessionSlot s in _slots)
+                    {
+                        if (s.IsLost) best = s;
+                    }
+                }
+
+                best ??= _slots[0];
+                best.Assign();
+                return new RemoteEndpoint(best, _addComputerName);
+            }
+        }
+    }
+}

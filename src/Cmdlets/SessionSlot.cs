@@ -1,0 +1,73 @@
+using System;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Threading;
+
+namespace ParallelMap.Commands
+{
+    /// <summary>
+    /// One of the user's sessions as a place for workers: its connection settings, how many
+    /// workers it holds, whether it is lost. Shared by the workers of that session; every member
+    /// is safe from any thread.
+    /// </summary>
+    internal sealed class SessionSlot
+    {
+        /// <summary>New connections opened to one host at once: sshd's MaxStartups (10 by default) drops connections beyond it at random.</summary>
+        private const int OpensAtOnce = 4;
+
+        private readonly SemaphoreSlim _opening = new SemaphoreSlim(OpensAtOnce);
+        private int _workers;
+        private int _lost;
+
+        internal SessionSlot(PSSession session)
+        {
+            Session = session;
+            ComputerName = session.ComputerName;
+            Connection = session.Runspace.ConnectionInfo;
+        }
+
+        internal PSSession Session { get; }
+
+        /// <summary>The host's name as the user gave it, shown in PSComputerName, warnings and errors.</summary>
+        internal string ComputerName { get; }
+
+        internal RunspaceConnectionInfo Connection { get; }
+
+        /// <summary>Workers assigned to this session now.</summary>
+        internal int Workers => Volatile.Read(ref _workers);
+
+        internal bool IsLost => Volatile.Read(ref _lost) != 0;
+
+        /// <summary>Refuses a session that cannot run work (ErrorId SessionNotUsable), before any item runs.</summary>
+        internal static SessionSlot Check(PSSession? session)
+        {
+            if (session is null) throw new CommandErrorException(new ErrorRecord(new ArgumentNullException("Session", RemoteStrings.SessionNull), RemoteStrings.SessionNotUsableId, ErrorCategory.InvalidArgument, null));
+            string? why = null;
+            RunspaceState state = session.Runspace.RunspaceStateInfo.State;
+            if (state != RunspaceState.Opened) why = Strings.Format(RemoteStrings.StateNotOpened, state);
+            else if (session.Runspace.ConnectionInfo is null) why = RemoteStrings.NoConnectionInfo;
+            if (why is not null)
+            {
+                throw new CommandErrorException(new ErrorRecord(
+                    new InvalidOperationException(Strings.Format(RemoteStrings.SessionNotUsable, session.Name, session.ComputerName, why)),
+                    RemoteStrings.SessionNotUsableId,
+                    ErrorCategory.InvalidArgument,
+                    session));
+            }
+
+            return new SessionSlot(session);
+        }
+
+        internal void Assign() => Interlocked.Increment(ref _workers);
+
+        internal void Unassign() => Interlocked.Decrement(ref _workers);
+
+        /// <summary>Waits for one of the host's opening places (or the token).</summary>
+        internal void EnterOpen(CancellationToken token) => _opening.Wait(token);
+
+        internal void LeaveOpen() => _opening.Release();
+
+        /// <summary>Marks the host lost; true for the one caller that marked it (it warns).</summary>
+        internal bool MarkLost() => Interlocked.Exchange(ref _lost, 1) == 0;
+    }
+}
