@@ -26,6 +26,17 @@ namespace ParallelMap.Commands
         /// </summary>
         internal virtual WorkerLostException? Lost(DriverChannel dead) => null;
 
+        /// <summary>
+        /// The loss of <paramref name="channel"/>, opened but broken before its set-up finished,
+        /// when that is not an error of the set-up; else null (the set-up's error stops the run).
+        /// </summary>
+        internal virtual WorkerLostException? LostDuringStart(DriverChannel channel, Action<object> emit) => null;
+
+        /// <summary>A channel of this endpoint finished its set-up and is ready for items.</summary>
+        internal virtual void Started()
+        {
+        }
+
         /// <summary>An output or stream record of an item, as the caller gets it (a remote one tells its host).</summary>
         internal virtual object? Decorate(object? value) => value;
 

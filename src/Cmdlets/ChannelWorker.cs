@@ -333,6 +333,24 @@ namespace ParallelMap.Commands
             }
 
             _endpoint.Open(child, EmitRecord, AbortToken);
+            try
+            {
+                SetUp(child);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && _endpoint.LostDuringStart(child, EmitRecord) is WorkerLostException lost)
+            {
+                // The connection broke while the worker was being set up: not an error in the
+                // set-up, which would stop the run; another worker takes this place.
+                Discard(child);
+                throw lost;
+            }
+
+            _endpoint.Started();
+        }
+
+        /// <summary>The set-up of a new channel: the run's session state, the init script, the driver, until it says it is ready.</summary>
+        private void SetUp(DriverChannel child)
+        {
             var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables, _setup.ScriptBlocks);
             if (errors.Count > 0) throw SetupFailed(errors);
             if (_setup.InitializationScript is string init)

@@ -652,6 +652,12 @@ namespace ParallelMap.Commands
                 yield break;
             }
 
+            if (outcome.Error is WorkerLostException lost)
+            {
+                yield return new ErrorRecord(lost, RemoteStrings.WorkerLostId, ErrorCategory.ResourceUnavailable, outcome.Input);
+                yield break;
+            }
+
             if (outcome.Error is ItemErrorsException items)
             {
                 foreach (ErrorRecord r in items.Records) yield return ErrorForwarding.ForCaller(r, outcome.Input, UserBlockOf(outcome.Input));

@@ -15,6 +15,9 @@ namespace ParallelMap.Commands
     internal sealed class RemoteEndpoint : ChannelEndpoint
     {
         private const int OpenAttempts = 2;
+
+        /// <summary>Connections to one host whose set-up broke, one after another, before that host counts as lost.</summary>
+        private const int BrokenStartsToLose = 3;
         private static readonly TimeSpan OpenRetryDelay = TimeSpan.FromMilliseconds(500);
 
         private readonly SessionSlot _slot;
@@ -61,10 +64,29 @@ namespace ParallelMap.Commands
             }
 
             string why = last?.Message ?? Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName);
-            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, why);
+            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
             if (_slot.MarkLost()) emit(new WarningRecord(message));
             throw new WorkerLostException(message, placeLost: true, last);
         }
+
+        /// <summary>
+        /// A set-up that failed on a connection that broke (the runspace's state may trail the
+        /// failure by a moment): the place is tried again by a new worker, unless starts on this
+        /// host broke <see cref="BrokenStartsToLose"/> times running, which makes the host lost.
+        /// </summary>
+        internal override WorkerLostException? LostDuringStart(DriverChannel channel, Action<object> emit)
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (!channel.IsDead && waited.ElapsedMilliseconds < 2000) Thread.Sleep(50);
+            if (!channel.IsDead) return null;
+            string why = channel.DescribeExit();
+            if (_slot.StartBroke() < BrokenStartsToLose) return new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, why), placeLost: false, channel.DriverFailure);
+            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
+            if (_slot.MarkLost()) emit(new WarningRecord(message));
+            return new WorkerLostException(message, placeLost: true, channel.DriverFailure);
+        }
+
+        internal override void Started() => _slot.StartWorked();
 
         internal override WorkerLostException? Lost(DriverChannel dead) =>
             new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, dead.DescribeExit()), placeLost: false, dead.DriverFailure);

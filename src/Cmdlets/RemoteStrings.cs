@@ -6,6 +6,7 @@ namespace ParallelMap.Commands
         internal const string SessionNotUsableId = "SessionNotUsable";
         internal const string AllSessionsLostId = "AllSessionsLost";
         internal const string SessionParameterConflictId = "SessionParameterConflict";
+        internal const string WorkerLostId = "RemoteWorkerLost";
 
         internal const string SessionNotUsable = "The session '{0}' (to {1}) cannot run work: {2}. Open it again with New-PSSession, or leave it out of -Session.";
         internal const string StateNotOpened = "its state is {0}, not Opened";
@@ -17,7 +18,7 @@ namespace ParallelMap.Commands
         internal const string ConflictRecycle = "it applies to local worker processes (-Isolation Process) only";
         internal const string ConnectionBroke = "the connection broke ({0})";
         internal const string ConnectionLost = "The connection of a worker to {0} broke under the item ({1}); the item runs again on another worker.";
-        internal const string HostLost = "Host {0} is lost ({1}): its items run on the other sessions.";
+        internal const string HostLost = "Host {0} (session '{1}') is lost ({2}): its items run on the other sessions.";
         internal const string HostKnownLost = "Host {0} was lost earlier in this run.";
         internal const string AllSessionsLost = "Every session of -Session is lost, so no item can run any more; what finished was passed on (and recorded). The last loss: {0}";
         internal const string OnHost = "On {0}: {1}";

@@ -17,6 +17,7 @@ namespace ParallelMap.Commands
 
         private readonly SemaphoreSlim _opening = new SemaphoreSlim(OpensAtOnce);
         private int _workers;
+        private int _brokenStarts;
         private int _lost;
 
         internal SessionSlot(PSSession session)
@@ -66,6 +67,12 @@ namespace ParallelMap.Commands
         internal void EnterOpen(CancellationToken token) => _opening.Wait(token);
 
         internal void LeaveOpen() => _opening.Release();
+
+        /// <summary>A connection broke during its set-up; returns how many did so in a row.</summary>
+        internal int StartBroke() => Interlocked.Increment(ref _brokenStarts);
+
+        /// <summary>A connection finished its set-up: the run of broken ones ends.</summary>
+        internal void StartWorked() => Volatile.Write(ref _brokenStarts, 0);
 
         /// <summary>Marks the host lost; true for the one caller that marked it (it warns).</summary>
         internal bool MarkLost() => Interlocked.Exchange(ref _lost, 1) == 0;

@@ -67,14 +67,14 @@ namespace ParallelMap.Engine
         }
 
         /// <summary>
-        /// Counts the place of a lost worker as it exits (lock held): a worker lost in its begin
-        /// never worked there, so its place is gone whatever the error says. Returns true when no
-        /// place is left while work remains: the caller then faults the run.
+        /// Counts the place of a lost worker as it exits (lock held), when the worker says no new
+        /// one can take it. Returns true when no place is left while work remains: the caller
+        /// then faults the run.
         /// </summary>
-        private bool PlaceGoneLocked(WorkerLostException lost, bool begun)
+        private bool PlaceGoneLocked(WorkerLostException lost)
         {
             Debug.Assert(Monitor.IsEntered(_lock));
-            if (lost.PlaceLost || !begun) _lostPlaces++;
+            if (lost.PlaceLost) _lostPlaces++;
             bool workLeft = _input.Count > 0 || _delayed.Count > 0 || !_inputCompleted;
             return PlacesLocked <= 0 && _live.Count == 0 && workLeft && !_stopping;
         }

@@ -55,7 +55,7 @@ namespace ParallelMap.Engine
             }
             catch (WorkerLostException lost)
             {
-                // Not a fault: the place is gone (WorkerExited counts it).
+                // Not a fault: the worker is lost (WorkerExited counts its place when it is gone for good).
                 slot.Lost = lost;
             }
             catch (Exception ex)
@@ -81,7 +81,7 @@ namespace ParallelMap.Engine
                     PublishRecord(slot, new WorkerRecord<TIn>(-1, default!, 0, slot.Id, ex), mayWait: false);
                 }
 
-                WorkerExited(slot, countedBeginning, begun);
+                WorkerExited(slot, countedBeginning);
             }
         }
 
@@ -99,7 +99,7 @@ namespace ParallelMap.Engine
             return false;
         }
 
-        private void WorkerExited(WorkerSlot<TIn, TOut> slot, bool stillBeginning, bool begun)
+        private void WorkerExited(WorkerSlot<TIn, TOut> slot, bool stillBeginning)
         {
             bool allLost = false;
             List<WorkEntry>? orphans = null;
@@ -128,7 +128,7 @@ namespace ParallelMap.Engine
                     ReportUnstartedLocked(_input);
                 }
 
-                if (slot.Lost is WorkerLostException lost) allLost = PlaceGoneLocked(lost, begun);
+                if (slot.Lost is WorkerLostException lost) allLost = PlaceGoneLocked(lost);
 
                 // Work may remain that only this worker would have taken (it timed out, say).
                 WakeOrSpawnLocked();

@@ -8,8 +8,9 @@ namespace ParallelMap.Engine
     /// engine does not fail the item: it goes back to the queue for another worker (the attempt
     /// counts in its number, not against its retries), and so does the rest of the worker's batch.
     /// The worker ends. Its place in the pool is filled again by a new worker unless
-    /// <see cref="PlaceLost"/> is set (always so when thrown from the begin); when every place is
-    /// lost while work remains, the run faults with <see cref="AllWorkersLostException"/>.
+    /// <see cref="PlaceLost"/> is set (a worker that keeps failing to begin must say so, or it is
+    /// made again and again); when every place is lost while work remains, the run faults with
+    /// <see cref="AllWorkersLostException"/>.
     /// </summary>
     public sealed class WorkerLostException : Exception
     {

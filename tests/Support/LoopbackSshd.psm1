@@ -82,23 +82,33 @@ function Start-LoopbackSshd {
             "SetEnv PARALLELMAP_HOST=$name DOTNET_ROOT=$([System.IO.Path]::GetDirectoryName([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName))"
             "Subsystem powershell $subsystem"
         ) | Set-Content -LiteralPath $config
-        $log = Join-Path $Directory "$name.log"
-        & $sshd -f $config -E $log
-        if ($LASTEXITCODE -ne 0) { throw "sshd did not start for $name (see $log): $(Get-Content -Raw -LiteralPath $log -ErrorAction Ignore)" }
-        $deadline = [DateTime]::UtcNow.AddSeconds(15)
-        while ($true) {
-            $c = [System.Net.Sockets.TcpClient]::new()
-            try { $c.Connect('127.0.0.1', $port); break } catch { } finally { $c.Dispose() }
-            if ([DateTime]::UtcNow -gt $deadline) { throw "sshd of $name is not listening on 127.0.0.1:$port (see $log)" }
-            Start-Sleep -Milliseconds 100
-        }
+        $h = [pscustomobject]@{ Name = $name; Port = $port; Config = $config; PidFile = $pidFile; Log = (Join-Path $Directory "$name.log"); Pid = 0 }
+        Start-LoopbackHost -HostInfo $h
         $pub = (Get-Content -Raw -LiteralPath "$hostKey.pub").Trim() -split ' '
         Add-Content -LiteralPath $knownHosts -Value "[127.0.0.1]:$port $($pub[0]) $($pub[1])"
-        $hosts += [pscustomobject]@{ Name = $name; Port = $port; PidFile = $pidFile; Pid = [int](Get-Content -LiteralPath $pidFile) }
+        $hosts += $h
     }
     $info = [pscustomobject]@{ Directory = $Directory; User = $user; KeyFilePath = $clientKey; KnownHosts = $knownHosts; Hosts = $hosts }
     $info | ConvertTo-Json -Depth 4 | Set-Content -LiteralPath (Join-Path $Directory 'hosts.json')
     $info
+}
+
+# Starts (or starts again, after Stop-LoopbackHost -Listener) the sshd of one host, on its port.
+function Start-LoopbackHost {
+    param([Parameter(Mandatory)] $HostInfo)
+    $sshd = Find-Sshd
+    Remove-Item -LiteralPath $HostInfo.PidFile -ErrorAction Ignore
+    & $sshd -f $HostInfo.Config -E $HostInfo.Log
+    if ($LASTEXITCODE -ne 0) { throw "sshd did not start for $($HostInfo.Name): $(Get-Content -Raw -LiteralPath $HostInfo.Log -ErrorAction Ignore)" }
+    $deadline = [DateTime]::UtcNow.AddSeconds(15)
+    while ($true) {
+        $c = [System.Net.Sockets.TcpClient]::new()
+        try { $c.Connect('127.0.0.1', $HostInfo.Port); break } catch { } finally { $c.Dispose() }
+        if ([DateTime]::UtcNow -gt $deadline) { throw "sshd of $($HostInfo.Name) is not listening on 127.0.0.1:$($HostInfo.Port) (see $($HostInfo.Log))" }
+        Start-Sleep -Milliseconds 100
+    }
+    while (-not (Test-Path -LiteralPath $HostInfo.PidFile)) { Start-Sleep -Milliseconds 20 }
+    $HostInfo.Pid = [int](Get-Content -LiteralPath $HostInfo.PidFile)
 }
 
 # The hosts started by .ci/run ($env:PARALLELMAP_SSHD), else $null.
@@ -133,9 +143,16 @@ function Get-Descendant {
     $result
 }
 
+# The pid file names the listener running now: it changes when a host is started again, and
+# hosts.json (written once) may then be behind.
+function Update-ListenerPid($HostInfo) {
+    if (Test-Path -LiteralPath $HostInfo.PidFile) { $HostInfo.Pid = [int](Get-Content -LiteralPath $HostInfo.PidFile) }
+}
+
 # The remote pwsh processes a host runs now (one per connection to it).
 function Get-LoopbackHostPwsh {
     param([Parameter(Mandatory)] $HostInfo)
+    Update-ListenerPid $HostInfo
     foreach ($id in Get-Descendant $HostInfo.Pid) {
         try { $cmd = [System.IO.File]::ReadAllText("/proc/$id/cmdline") } catch { continue }
         if ($cmd -match '-sshs') { $id }
@@ -146,9 +163,11 @@ function Get-LoopbackHostPwsh {
 # that dies would; with -Listener its sshd too, so no new connection gets in.
 function Stop-LoopbackHost {
     param([Parameter(Mandatory)] $HostInfo, [switch] $Listener)
+    Update-ListenerPid $HostInfo
     $ids = @(Get-Descendant $HostInfo.Pid)
     if ($Listener) { $ids += $HostInfo.Pid }
     foreach ($id in $ids) { & kill -9 $id 2>$null }
+    if ($Listener) { Remove-Item -LiteralPath $HostInfo.PidFile -ErrorAction Ignore }
 }
 
 function Stop-LoopbackSshd {
@@ -166,4 +185,4 @@ function New-LoopbackSession {
     New-PSSession @p -ErrorAction Stop
 }
 
-Export-ModuleMember -Function Start-LoopbackSshd, Get-LoopbackSshd, Stop-LoopbackSshd, Stop-LoopbackHost, Get-LoopbackHostPwsh, New-LoopbackSession, Get-Descendant
+Export-ModuleMember -Function Start-LoopbackSshd, Start-LoopbackHost, Get-LoopbackSshd, Stop-LoopbackSshd, Stop-LoopbackHost, Get-LoopbackHostPwsh, New-LoopbackSession, Get-Descendant

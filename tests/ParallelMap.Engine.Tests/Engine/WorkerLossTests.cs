@@ -157,7 +157,7 @@ public class WorkerLossTests
     }
 
     [Fact]
-    public void LossDuringBegin_IsNoFault_ThePlaceIsGoneAndTheOthersFinish()
+    public void LossDuringBegin_IsNoFault_ANewWorkerTakesThePlace()
     {
         int begins = 0;
         var sink2 = Run.OnThread(() =>
