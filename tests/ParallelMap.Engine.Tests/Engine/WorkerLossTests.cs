@@ -81,7 +81,7 @@ public class WorkerLossTests
     [Fact]
     public void HostDiesMidRun_ItsItemsRunOnTheOtherHostOnce_AndThePoolShrinksByItsPlaces()
     {
-        var source = new TwoHosts((i, attempt) => i == 40);
+        var source = new TwoHosts((i, attempt) => i >= 40);
         var sink = Run.OnThread(() =>
         {
             var sink = new RecordingSink<int, int>();
