@@ -64,9 +64,7 @@ namespace ParallelMap.Commands
             }
 
             string why = last?.Message ?? Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName);
-            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
-            if (_slot.MarkLost()) emit(new WarningRecord(message));
-            throw new WorkerLostException(message, placeLost: true, last);
+            throw LoseHost(why, emit, last);
         }
 
         /// <summary>
@@ -81,9 +79,15 @@ namespace ParallelMap.Commands
             if (!channel.IsDead) return null;
             string why = channel.DescribeExit();
             if (_slot.StartBroke() < BrokenStartsToLose) return new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, why), placeLost: false, channel.DriverFailure);
+            return LoseHost(why, emit, channel.DriverFailure);
+        }
+
+        /// <summary>Marks the host lost (the one caller that does so warns, once per run) and gives the loss of this place.</summary>
+        private WorkerLostException LoseHost(string why, Action<object> emit, Exception? inner)
+        {
             string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
             if (_slot.MarkLost()) emit(new WarningRecord(message));
-            return new WorkerLostException(message, placeLost: true, channel.DriverFailure);
+            return new WorkerLostException(message, placeLost: true, inner);
         }
 
         internal override void Started() => _slot.StartWorked();
