@@ -57,6 +57,12 @@ namespace ParallelMap.Commands
         /// <summary>Set once the channel was killed (any thread).</summary>
         private int _killed;
 
+        /// <summary>Set once the far end is known gone although the runspace may not say so (<see cref="FarEndGone"/>).</summary>
+        private readonly ManualResetEventSlim _gone = new ManualResetEventSlim(false);
+
+        /// <summary>Set by <see cref="FarEndGone"/> and by <see cref="Kill"/>: nothing more is awaited from the far end.</summary>
+        private readonly ManualResetEventSlim _abandoned = new ManualResetEventSlim(false);
+
         /// <summary>The types deserialized objects are adapted with.</summary>
         protected static TypeTable? Types => DefaultTypes.Value;
 
@@ -76,7 +82,10 @@ namespace ParallelMap.Commands
         protected bool Killed => Volatile.Read(ref _killed) != 0;
 
         /// <summary>True when the far end is gone or the runspace broken: no item can run here.</summary>
-        internal virtual bool IsDead => Killed || Runspace is null || Runspace.RunspaceStateInfo.State != RunspaceState.Opened;
+        internal virtual bool IsDead => Killed || IsGone || Runspace is null || Runspace.RunspaceStateInfo.State != RunspaceState.Opened;
+
+        /// <summary>True once <see cref="FarEndGone"/> was called.</summary>
+        protected bool IsGone => _gone.IsSet;
 
         /// <summary>True when the far end ended by itself (the process exited, the connection broke), as opposed to a driver that merely finished.</summary>
         internal abstract bool HasEnded { get; }
@@ -90,25 +99,48 @@ namespace ParallelMap.Commands
         /// <summary>The far end's working set in bytes (0 when it cannot be read).</summary>
         internal virtual long WorkingSet() => 0;
 
-        /// <summary>Runs a whole script in the far end's global scope; forwards its stream records; returns its errors.</summary>
+        /// <summary>
+        /// Runs a whole script in the far end's global scope; forwards its stream records; returns
+        /// its errors. A far end that goes away meanwhile (<see cref="FarEndGone"/>), or a kill,
+        /// ends the wait with an error saying so, since a transport that missed the loss would
+        /// never answer.
+        /// </summary>
         internal List<ErrorRecord> RunScript(string script, Action<object> forward, params object?[] arguments)
         {
             var errors = new List<ErrorRecord>();
-            using var ps = PowerShell.Create();
+            var ps = PowerShell.Create();
             ps.Runspace = Runspace;
             ps.AddScript(script, useLocalScope: false);
             foreach (object? a in arguments) ps.AddArgument(a);
             Hook(ps.Streams, forward, errors);
+            var output = new PSDataCollection<PSObject>();
+            bool finished = false;
             try
             {
-                foreach (PSObject o in ps.Invoke(null, new PSInvocationSettings { Host = _host }))
+                IAsyncResult pending = ps.BeginInvoke<PSObject, PSObject>(null, output, new PSInvocationSettings { Host = _host }, null, null);
+                if (WaitHandle.WaitAny(new[] { pending.AsyncWaitHandle, _abandoned.WaitHandle }) != 0 && !pending.IsCompleted)
+                {
+                    errors.Add(new ErrorRecord(new InvalidOperationException(DescribeExit()), "FarEndGone", ErrorCategory.ConnectionError, null));
+                    return errors;
+                }
+
+                ps.EndInvoke(pending);
+                finished = true;
+                foreach (PSObject o in output)
                 {
                     if (o is not null) forward(new EndOutput(o));
                 }
             }
             catch (RuntimeException ex)
             {
+                finished = true;
                 errors.Add(ex.ErrorRecord);
+            }
+            finally
+            {
+                // A pipeline still running on a far end that is gone is left to the runspace's
+                // close: disposing it would stop it, and a stop waits for an answer that never comes.
+                if (finished || !_abandoned.IsSet) ps.Dispose();
             }
 
             return errors;
@@ -197,6 +229,7 @@ namespace ParallelMap.Commands
         internal void Kill()
         {
             Interlocked.Exchange(ref _killed, 1);
+            _abandoned.Set();
             KillFarEnd();
         }
 
@@ -251,6 +284,19 @@ namespace ParallelMap.Commands
             {
                 // Not running, or already broken.
             }
+        }
+
+        /// <summary>
+        /// The far end is gone, seen by the channel itself rather than by PowerShell (any thread):
+        /// whatever waits on it stops waiting, and <see cref="ProcessGone"/> is queued after what
+        /// the far end wrote before.
+        /// </summary>
+        protected void FarEndGone()
+        {
+            if (_gone.IsSet) return;
+            _gone.Set();
+            _abandoned.Set();
+            Post(ProcessGone);
         }
 
         /// <summary>Queues something for the worker thread.</summary>

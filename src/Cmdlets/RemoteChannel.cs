@@ -10,10 +10,20 @@ namespace ParallelMap.Commands
     /// connection to that host, so that the user's session itself is never busy with our work.
     /// PowerShell's remote runspace turns Broken when the connection breaks (the remote pwsh
     /// killed, the host gone, sshd stopped); the driver pipeline then fails, which ends the item.
+    /// Over SSH the channel also watches the ssh client process itself (<see cref="SshClientWatch"/>),
+    /// since PowerShell can miss its end and leave the runspace Opened for ever.
     /// </summary>
     internal sealed class RemoteChannel : DriverChannel
     {
+        /// <summary>After the ssh client ended, what it passed on counts as all read once nothing new arrived for this long.</summary>
+        private const int QuietMs = 250;
+
+        /// <summary>The longest that wait lasts (a far end that wrote without end).</summary>
+        private const int DrainCapMs = 5000;
+
         private readonly RunspaceConnectionInfo _connection;
+        private IDisposable? _sshWatch;
+        private int _sshProcessId;
 
         internal RemoteChannel(RunspaceConnectionInfo connection) => _connection = connection;
 
@@ -21,6 +31,7 @@ namespace ParallelMap.Commands
         {
             get
             {
+                if (IsGone) return true;
                 var state = Runspace?.RunspaceStateInfo.State;
                 return state == RunspaceState.Broken || (state == RunspaceState.Closed && !Killed);
             }
@@ -37,6 +48,8 @@ namespace ParallelMap.Commands
             };
             Runspace.Open();
             SshWriterGuard.Guard(Runspace);
+            _sshProcessId = SshTransport.ClientProcessId(Runspace);
+            if (_sshProcessId > 0) _sshWatch = SshClientWatch.Watch(_sshProcessId, SshClientEnded);
             if (Killed)
             {
                 Kill();
@@ -44,8 +57,21 @@ namespace ParallelMap.Commands
             }
         }
 
+        /// <summary>
+        /// The ssh client ended: the answers it passed on before may still be on their way through
+        /// PowerShell's reader, and the loss must not overtake them (an item that had finished
+        /// would run again), so it is posted once the channel has been quiet for a moment.
+        /// </summary>
+        private void SshClientEnded()
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (QuietForMs < QuietMs && waited.ElapsedMilliseconds < DrainCapMs) System.Threading.Thread.Sleep(50);
+            FarEndGone();
+        }
+
         internal override string DescribeExit()
         {
+            if (IsGone && Runspace?.RunspaceStateInfo.Reason is null) return Strings.Format(RemoteStrings.SshClientEnded, _sshProcessId);
             Exception? reason = Runspace?.RunspaceStateInfo.Reason ?? DriverFailure;
             return Strings.Format(RemoteStrings.ConnectionBroke, reason?.Message ?? Runspace?.RunspaceStateInfo.State.ToString() ?? "not open");
         }
@@ -63,6 +89,7 @@ namespace ParallelMap.Commands
 
         internal override void Dispose()
         {
+            _sshWatch?.Dispose();
             if (IsDead)
             {
                 Kill();

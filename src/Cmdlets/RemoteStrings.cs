@@ -17,6 +17,7 @@ namespace ParallelMap.Commands
         internal const string ConflictPool = "a pool's runspaces run in this process";
         internal const string ConflictRecycle = "it applies to local worker processes (-Isolation Process) only";
         internal const string ConnectionBroke = "the connection broke ({0})";
+        internal const string SshClientEnded = "the connection broke (its ssh client process, {0}, ended)";
         internal const string ConnectionLost = "The connection of a worker to {0} broke under the item ({1}); the item runs again on another worker.";
         internal const string HostLost = "Host {0} (session '{1}') is lost ({2}): its items run on the other sessions.";
         internal const string HostKnownLost = "Host {0} was lost earlier in this run.";

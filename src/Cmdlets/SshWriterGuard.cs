@@ -21,19 +21,14 @@ namespace ParallelMap.Commands
     /// </remarks>
     internal static class SshWriterGuard
     {
-        private const BindingFlags Any = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
-
         /// <summary>Guards the stdin writer of <paramref name="runspace"/>'s SSH transport, if it has one; harmless otherwise.</summary>
         internal static void Guard(Runspace runspace)
         {
             try
             {
-                object? pool = runspace.GetType().GetProperty("RunspacePool", Any)?.GetValue(runspace, null);
-                object? internalPool = pool?.GetType().GetProperty("RemoteRunspacePoolInternal", Any)?.GetValue(pool, null);
-                object? handler = internalPool?.GetType().GetProperty("DataStructureHandler", Any)?.GetValue(internalPool, null);
-                object? transport = handler?.GetType().GetProperty("TransportManager", Any)?.GetValue(handler, null);
-                FieldInfo? field = transport?.GetType().GetField("_stdInWriter", Any);
-                if (field is null || !typeof(StreamWriter).IsAssignableFrom(field.FieldType)) return;
+                object? transport = SshTransport.Find(runspace);
+                FieldInfo? field = transport is null ? null : SshTransport.Field(transport, "_stdInWriter", typeof(StreamWriter));
+                if (field is null) return;
                 if (field.GetValue(transport) is StreamWriter real && real is not QuietCloseWriter)
                 {
                     field.SetValue(transport, new QuietCloseWriter(real));

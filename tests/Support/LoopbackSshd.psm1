@@ -164,6 +164,10 @@ function Get-LoopbackHostPwsh {
 function Stop-LoopbackHost {
     param([Parameter(Mandatory)] $HostInfo, [switch] $Listener)
     Update-ListenerPid $HostInfo
+    # The listener is frozen first: a client reconnecting at once (a worker whose connection was
+    # just killed) would otherwise get a new child between the listing and the listener's kill,
+    # and that orphan went on serving the "dead" host.
+    if ($Listener) { & kill -STOP $HostInfo.Pid 2>$null }
     $ids = @(Get-Descendant $HostInfo.Pid)
     if ($Listener) { $ids += $HostInfo.Pid }
     foreach ($id in $ids) { & kill -9 $id 2>$null }
