@@ -325,3 +325,51 @@ Import-Module '$((Get-Module LoopbackSshd).Path)'
         finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore }
     }
 }
+
+Describe 'New-ParallelPool -Session' {
+    AfterEach { Reset-Hosts }
+
+    It 'sets each connection up once and reuses it in later calls, undoing each call''s variables' {
+        $d = New-TempFolder
+        $pool = $null
+        try {
+            $s = Get-TestSession 0, 1
+            $pool = New-ParallelPool -Session $s -ThrottleLimit 2 -Variable @{ d = $d; pv = 'pool' } -InitializationScript {
+                Set-Content -LiteralPath (Join-Path $d "init-$PID") -Value x
+            } -CleanupScript { "cleanup $env:PARALLELMAP_HOST" }
+            $pool.Size | Should -Be 4 -Because '-ThrottleLimit is per session'
+
+            $first = @(1..40 | Invoke-ParallelMap -Pool $pool -Variable @{ cv = 'one' } { [pscustomobject]@{ I = $_; Pid = $PID; Cv = $cv; Pv = $pv } })
+            $first.Count | Should -Be 40
+            ($first.Cv | Sort-Object -Unique) | Should -Be 'one'
+            ($first.Pv | Sort-Object -Unique) | Should -Be 'pool'
+            $inits = @(Get-ChildItem -LiteralPath $d -Filter 'init-*')
+            $inits.Count | Should -BeLessOrEqual 4
+            $pool.IdleRunspaces | Should -Be $inits.Count -Because 'every connection went back to the pool'
+
+            $second = @(1..40 | Invoke-ParallelMap -Pool $pool { [pscustomobject]@{ I = $_; Pid = $PID; Cv = "[$cv]" } })
+            ($second.I | Sort-Object) | Should -Be (1..40)
+            @(Get-ChildItem -LiteralPath $d -Filter 'init-*').Count | Should -Be $inits.Count -Because 'no connection was opened or set up again'
+            $initPids = $inits.Name | ForEach-Object { [int]($_ -replace 'init-', '') }
+            $second.Pid | Where-Object { $_ -notin $initPids } | Should -BeNullOrEmpty -Because 'the second call ran on the pool''s connections'
+            ($second.Cv | Sort-Object -Unique) | Should -Be '[]' -Because 'the first call''s -Variable was undone'
+            (@($second)[0] | Invoke-ParallelMap -Pool $pool { $_ }).PSComputerName | Should -Be '127.0.0.1'
+
+            $cleanup = @(Remove-ParallelPool $pool)
+            $pool = $null
+            $cleanup.Count | Should -Be $inits.Count -Because 'the cleanup script ran once per connection'
+            $s[0].State | Should -Be 'Opened' -Because 'the user''s sessions stay open'
+        }
+        finally {
+            if ($pool) { Remove-ParallelPool $pool }
+            Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore
+        }
+    }
+
+    It 'refuses -IdleTimeoutSeconds with -Session, and a closed session, up front' {
+        { New-ParallelPool -Session (Get-TestSession 0) -IdleTimeoutSeconds 5 } | Should -Throw -ErrorId 'SessionParameterConflict*'
+        $closed = New-LoopbackSession -Info $info -HostInfo $info.Hosts[0] -Name 'closed-pool'
+        Remove-PSSession $closed
+        { New-ParallelPool -Session $closed } | Should -Throw -ErrorId 'SessionNotUsable*'
+    }
+}

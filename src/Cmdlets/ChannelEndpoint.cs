@@ -40,6 +40,16 @@ namespace ParallelMap.Commands
         /// <summary>An output or stream record of an item, as the caller gets it (a remote one tells its host).</summary>
         internal virtual object? Decorate(object? value) => value;
 
+        /// <summary>The set-up of the pool this endpoint's channels come from (run once per channel, before the call's own), or null: no pool.</summary>
+        internal virtual ProcessSetup? PoolSetup => null;
+
+        /// <summary>
+        /// Takes back a healthy channel whose driver finished and whose call's settings were undone,
+        /// for a later call; false when it is not kept (no pool, or the pool is full or closed) and
+        /// the worker closes it.
+        /// </summary>
+        internal virtual bool Keep(DriverChannel channel) => false;
+
         /// <summary>The worker ended: it holds no channel of this endpoint any more.</summary>
         internal virtual void Released()
         {

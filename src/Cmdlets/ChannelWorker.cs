@@ -187,12 +187,33 @@ namespace ParallelMap.Commands
 
             try
             {
-                child.Close(_setup.CleanupScript, EmitRecord);
+                if (_endpoint.PoolSetup is ProcessSetup pool)
+                {
+                    if (GiveBack(child)) return;
+                    child.Close(pool.CleanupScript, EmitRecord);
+                }
+                else
+                {
+                    child.Close(_setup.CleanupScript, EmitRecord);
+                }
             }
             finally
             {
                 _source.Forget(child);
             }
+        }
+
+        /// <summary>
+        /// A pooled channel goes back to its pool once its driver finished (the end block ran) and
+        /// the call's variables are undone; true when the pool kept it.
+        /// </summary>
+        private bool GiveBack(DriverChannel child)
+        {
+            child.FinishDriver(EmitRecord);
+            if (child.IsDead) return false;
+            List<ErrorRecord> errors = child.RunScript(ProcessScripts.Reset, EmitRecord);
+            foreach (ErrorRecord e in errors) EmitRecord(_endpoint.Decorate(e)!);
+            return errors.Count == 0 && !child.IsDead && Volatile.Read(ref _aborted) == 0 && _endpoint.Keep(child);
         }
 
         public override void Abort()
@@ -306,7 +327,7 @@ namespace ParallelMap.Commands
                 {
                     try
                     {
-                        old.Close(_setup.CleanupScript, EmitRecord);
+                        old.Close((_endpoint.PoolSetup ?? _setup).CleanupScript, EmitRecord);
                     }
                     finally
                     {
@@ -332,7 +353,8 @@ namespace ParallelMap.Commands
                 throw new OperationCanceledException();
             }
 
-            _endpoint.Open(child, EmitRecord, AbortToken);
+            // A channel borrowed from a pool is open and has the pool's set-up already.
+            if (!child.Prepared) _endpoint.Open(child, EmitRecord, AbortToken);
             try
             {
                 SetUp(child);
@@ -348,14 +370,31 @@ namespace ParallelMap.Commands
             _endpoint.Started();
         }
 
-        /// <summary>The set-up of a new channel: the run's session state, the init script, the driver, until it says it is ready.</summary>
+        /// <summary>
+        /// The set-up of a channel: the run's session state and init script (for a pooled channel,
+        /// the pool's, once in its life, then the call's own variables), then the driver, until it
+        /// says it is ready.
+        /// </summary>
         private void SetUp(DriverChannel child)
         {
-            var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, _setup.Modules, _setup.Variables, _setup.ScriptBlocks);
-            if (errors.Count > 0) throw SetupFailed(errors);
-            if (_setup.InitializationScript is string init)
+            ProcessSetup? pool = _endpoint.PoolSetup;
+            if (!child.Prepared)
             {
-                errors = child.RunScript(init, EmitRecord);
+                ProcessSetup first = pool ?? _setup;
+                var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, first.Functions, first.WorkingDirectory, first.Modules, first.Variables, first.ScriptBlocks);
+                if (errors.Count > 0) throw SetupFailed(errors);
+                if (first.InitializationScript is string init)
+                {
+                    errors = child.RunScript(init, EmitRecord);
+                    if (errors.Count > 0) throw SetupFailed(errors);
+                }
+
+                child.Prepared = pool is not null;
+            }
+
+            if (pool is not null)
+            {
+                var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, null, Array.Empty<string>(), _setup.Variables, _setup.ScriptBlocks);
                 if (errors.Count > 0) throw SetupFailed(errors);
             }
 

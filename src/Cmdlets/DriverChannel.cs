@@ -194,26 +194,7 @@ namespace ParallelMap.Commands
         {
             try
             {
-                if (!IsDead && _driver is not null)
-                {
-                    CompleteInput();
-                    while (true)
-                    {
-                        object? next = TryTake(200);
-                        if (next == DriverFinished || next == ProcessGone) break;
-                        if (next is PSObject message && message.BaseObject is IList list && list.Count > 0 && (list[0] as string ?? (list[0] as PSObject)?.BaseObject as string) == "e")
-                        {
-                            for (int i = 1; i < list.Count; i++) forward(new EndOutput(list[i]));
-                        }
-                        else if (next is not null && next is not PSObject)
-                        {
-                            forward(next);
-                        }
-
-                        if (next is null && IsDead) break;
-                    }
-                }
-
+                FinishDriver(forward);
                 if (cleanupScript is not null && !IsDead)
                 {
                     foreach (var e in RunScript(cleanupScript, forward)) forward(e);
@@ -224,6 +205,50 @@ namespace ParallelMap.Commands
                 Dispose();
             }
         }
+
+        /// <summary>
+        /// Ends the driver's input and waits for its end; its end block's outputs go to
+        /// <paramref name="forward"/>. The runspace stays open: a pooled one runs the next call's driver.
+        /// </summary>
+        internal void FinishDriver(Action<object> forward)
+        {
+            if (IsDead || _driver is null) return;
+            CompleteInput();
+            while (true)
+            {
+                object? next = TryTake(200);
+                if (next == DriverFinished || next == ProcessGone) break;
+                if (next is PSObject message && message.BaseObject is IList list && list.Count > 0 && (list[0] as string ?? (list[0] as PSObject)?.BaseObject as string) == "e")
+                {
+                    for (int i = 1; i < list.Count; i++) forward(new EndOutput(list[i]));
+                }
+                else if (next is not null && next is not PSObject)
+                {
+                    forward(next);
+                }
+
+                if (next is null && IsDead) break;
+            }
+
+            if (IsDead) return;
+            try
+            {
+                _driver.Dispose();
+            }
+            catch (Exception)
+            {
+                // A finished pipeline disposes without a word; a broken one is no loss.
+            }
+
+            // The state handler queues DriverFinished just before it sets the event: let it finish.
+            _driverFinished.Wait(1000);
+            _driver = null;
+            _input = null;
+            _driverFinished.Reset();
+        }
+
+        /// <summary>True once this channel ran a pool's set-up (modules, initialization): a later call only adds its own.</summary>
+        internal bool Prepared { get; set; }
 
         /// <summary>Ends the far end at once (timeout, stop, or a channel that cannot go on). Any thread; idempotent; never blocks.</summary>
         internal void Kill()

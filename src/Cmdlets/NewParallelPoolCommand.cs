@@ -13,7 +13,7 @@ namespace ParallelMap.Commands
     [OutputType(typeof(ParallelPool))]
     public sealed class NewParallelPoolCommand : PSCmdlet
     {
-        /// <summary>The most runspaces the pool opens (its size). Default: the processor count.</summary>
+        /// <summary>The most runspaces the pool opens (its size); with -Session, the most connections to each session's host. Default: the processor count.</summary>
         [Parameter]
         [ValidateRange(1, 1024)]
         public int ThrottleLimit { get; set; } = Environment.ProcessorCount;
@@ -49,6 +49,15 @@ namespace ParallelMap.Commands
         [ValidateRange(0.0, 2147483.0)]
         public double IdleTimeoutSeconds { get; set; }
 
+        /// <summary>
+        /// Remote sessions whose hosts the pool keeps connections to: -ThrottleLimit connections
+        /// per session, each opened and set up (modules, functions, variables, initialization)
+        /// once, then reused by every call given -Pool. The sessions themselves are only read.
+        /// </summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public PSSession[]? Session { get; set; }
+
         /// <summary>Builds the pool's runspace template; every bad argument fails here. No runspace opens until a call needs one.</summary>
         protected override void EndProcessing()
         {
@@ -57,8 +66,14 @@ namespace ParallelMap.Commands
                 var usingValues = new Dictionary<string, object?>(StringComparer.OrdinalIgnoreCase);
                 string? init = InitializationScript is null ? null : ScriptPreparer.RewriteUsing(InitializationScript, SessionState, usingValues, allowEmpty: true);
                 string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
+                if (Session is not null && MyInvocation.BoundParameters.ContainsKey(nameof(IdleTimeoutSeconds)))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(RemoteStrings.SessionConflict, nameof(IdleTimeoutSeconds), RemoteStrings.ConflictIdleTimeout)), RemoteStrings.SessionParameterConflictId, ErrorCategory.InvalidArgument, nameof(IdleTimeoutSeconds)));
+                }
+
                 var modules = new List<string>();
-                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(ParallelCommandBase.ResolveModule(this, name));
+                // A remote host imports modules from its own module path: the names go as given.
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? ParallelCommandBase.ResolveModule(this, name) : name);
 
                 // The same template as a call's without -Pool, less the preferences: each call sets its own.
                 InitialSessionState iss = InitialSessionState.CreateDefault();
@@ -71,7 +86,9 @@ namespace ParallelMap.Commands
                 ParallelCommandBase.AddFunctionEntries(iss, InvokeCommand, Function);
                 iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
                 TimeSpan? idle = IdleTimeoutSeconds > 0 ? TimeSpan.FromSeconds(IdleTimeoutSeconds) : (TimeSpan?)null;
-                var pool = new ParallelPool(PoolRegistry.NextId(), ThrottleLimit, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace };
+                RemotePool? remote = Session is null ? null : MakeRemote(iss, modules, init, cleanup);
+                int size = remote is null ? ThrottleLimit : ThrottleLimit * remote.Sessions.Length;
+                var pool = new ParallelPool(PoolRegistry.NextId(), size, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace, Remote = remote };
                 PoolRegistry.Add(pool);
                 WriteObject(pool);
             }
@@ -79,6 +96,15 @@ namespace ParallelMap.Commands
             {
                 ThrowTerminatingError(e.Record);
             }
+        }
+
+        /// <summary>Checks the sessions (ErrorId SessionNotUsable) and reads the pool's set-up as it crosses to the hosts (ErrorId VariableNotSerializable); nothing connects yet.</summary>
+        private RemotePool MakeRemote(InitialSessionState iss, List<string> modules, string? init, string? cleanup)
+        {
+            foreach (PSSession s in Session!) SessionSlot.Check(s);
+            ProcessSetup setup = ProcessSetup.From(new RunspaceSetup(iss, string.Empty, init, cleanup) { Modules = modules });
+            setup.WorkingDirectory = null;
+            return new RemotePool((PSSession[])Session.Clone(), ThrottleLimit, setup);
         }
     }
 }

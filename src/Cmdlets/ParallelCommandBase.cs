@@ -279,6 +279,12 @@ namespace ParallelMap.Commands
                 throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.ThrottleAbovePool, ThrottleLimit, pool.Size)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
             }
 
+            if (pool.Remote is RemotePool remotePool)
+            {
+                BeginRemotePooled(pool, remotePool, itemScript, usingValues, throttleGiven);
+                return;
+            }
+
             InitialSessionState callSession = BuildSessionTemplate(usingValues, out var scriptBlocks, forPool: true);
             var setup = new RunspaceSetup(pool.Template, itemScript, pool.InitializationScript, pool.CleanupScript)
             {
@@ -305,6 +311,39 @@ namespace ParallelMap.Commands
             setup.Lender = _lease;
             _progressId = Math.Abs(GetHashCode() % 100000) + 1;
             _engine = ParallelEngine.CreateWithSource<object?, object?>(options, new PooledWorkerSource(setup, _lease), this);
+        }
+
+        /// <summary>
+        /// A call on a pool made with -Session: its workers borrow the pool's connections to the
+        /// hosts (<see cref="RemotePool"/>), add the call's variables and preferences, and give
+        /// them back after the call's last item with those undone.
+        /// </summary>
+        private void BeginRemotePooled(ParallelPool pool, RemotePool remotePool, string itemScript, Dictionary<string, object?> usingValues, bool throttleGiven)
+        {
+            var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, null, null)
+            {
+                ScriptBlockVariables = scriptBlocks,
+                ResultDepth = ResultSerializationDepth,
+            };
+            var remote = RemoteWorkerSource.For(setup, remotePool.Sessions, remotePool.PerSession, !NoComputerName, remotePool);
+            var options = BuildOptions();
+            if (BatchSize == 0) options.TargetBatchDuration = RemoteWorkerSource.TargetBatchDuration;
+            try
+            {
+                _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, InitialSessionState.Create(), _stopSource.Token);
+            }
+            catch (ObjectDisposedException e)
+            {
+                throw new CommandErrorException(new ErrorRecord(new InvalidOperationException(e.Message, e), PoolStrings.PoolClosedId, ErrorCategory.ResourceUnavailable, pool));
+            }
+            catch (OperationCanceledException)
+            {
+                throw new PipelineStoppedException();
+            }
+
+            options.ThrottleLimit = _lease.Throttle;
+            _progressId = Math.Abs(GetHashCode() % 100000) + 1;
+            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, remote, this);
         }
 
         private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, out IReadOnlyList<KeyValuePair<string, string>> scriptBlocks, bool forPool = false)

@@ -73,16 +73,16 @@ namespace ParallelMap.Commands
         /// <summary>When the pool was made (local time).</summary>
         public DateTime Created { get; }
 
-        /// <summary>Runspaces open now: idle, lent to a call, or being opened.</summary>
+        /// <summary>Runspaces open now: idle, lent to a call, or being opened (for a pool of -Session, its idle remote connections).</summary>
         public int OpenRunspaces
         {
-            get { lock (_sync) return _open; }
+            get { lock (_sync) return _open + (Remote?.IdleCount ?? 0); }
         }
 
         /// <summary>Open runspaces that no call holds.</summary>
         public int IdleRunspaces
         {
-            get { lock (_sync) return _idle.Count; }
+            get { lock (_sync) return _idle.Count + (Remote?.IdleCount ?? 0); }
         }
 
         /// <summary>Runspaces lent to calls now.</summary>
@@ -116,6 +116,9 @@ namespace ParallelMap.Commands
 
         internal string? CleanupScript { get; }
 
+        /// <summary>For a pool made with -Session: its connections to the sessions' hosts (the pool then has no local runspaces).</summary>
+        internal RemotePool? Remote { get; set; }
+
         /// <summary>The runspace that made the pool: closing it, or removing the module from it, closes the pool.</summary>
         internal Runspace? Owner { get; set; }
 
@@ -146,6 +149,7 @@ namespace ParallelMap.Commands
             PoolRegistry.Remove(this);
             var written = new List<object>();
             foreach (PooledRunspace r in idle) written.AddRange(CloseQuietly(r));
+            if (Remote is RemotePool remote) written.AddRange(remote.Close());
             return written;
         }
 

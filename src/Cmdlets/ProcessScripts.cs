@@ -13,16 +13,41 @@ namespace ParallelMap.Commands
         /// all, so that an ErrorActionPreference of Stop does not change how the set-up runs).
         /// </summary>
         internal const string Setup = @"param($__pmFunctions, $__pmDirectory, $__pmModules, $__pmVariables, $__pmScriptBlocks)
+$global:__pmSaved = @{ v = @{}; f = @{} }
 foreach ($__pmName in $__pmFunctions.Keys) {
+    $global:__pmSaved.f[$__pmName] = (Get-Item -LiteralPath ('function:global:' + $__pmName) -ErrorAction Ignore).ScriptBlock
     Set-Item -LiteralPath ('function:global:' + $__pmName) -Value ([scriptblock]::Create($__pmFunctions[$__pmName]))
 }
 if ($__pmDirectory -and (Test-Path -LiteralPath $__pmDirectory -PathType Container)) { Set-Location -LiteralPath $__pmDirectory }
 $global:__pmRelay = New-Object psobject
 Add-Member -InputObject $global:__pmRelay -MemberType ScriptMethod -Name Fail -Value { param($e) if ($null -eq $global:__pmCaught) { $global:__pmCaught = $e } }
 foreach ($__pmName in $__pmModules) { Import-Module -Name $__pmName -Global -ErrorAction Stop }
+foreach ($__pmName in @($__pmScriptBlocks.Keys) + @($__pmVariables.Keys)) {
+    $__pmOld = Get-Variable -Name $__pmName -Scope Global -ErrorAction Ignore
+    if (-not $global:__pmSaved.v.ContainsKey($__pmName)) { $global:__pmSaved.v[$__pmName] = if ($__pmOld) { @{ Value = $__pmOld.Value } } else { $null } }
+}
 foreach ($__pmName in $__pmScriptBlocks.Keys) { Set-Variable -Name $__pmName -Value ([scriptblock]::Create($__pmScriptBlocks[$__pmName])) -Scope Global }
 foreach ($__pmName in $__pmVariables.Keys) { Set-Variable -Name $__pmName -Value $__pmVariables[$__pmName] -Scope Global }
-Remove-Variable -Name __pmFunctions, __pmDirectory, __pmModules, __pmVariables, __pmScriptBlocks, __pmName -Scope Global -ErrorAction SilentlyContinue
+Remove-Variable -Name __pmFunctions, __pmDirectory, __pmModules, __pmVariables, __pmScriptBlocks, __pmName, __pmOld -Scope Global -ErrorAction SilentlyContinue
+";
+
+        /// <summary>
+        /// Undoes what the last <see cref="Setup"/> set (variables, preferences, functions), so that
+        /// a pooled remote runspace goes back to its pool as the pool's set-up left it: a value
+        /// that existed before is put back, one that did not is removed.
+        /// </summary>
+        internal const string Reset = @"$__pmSavedNow = $global:__pmSaved
+if ($null -ne $__pmSavedNow) {
+    foreach ($__pmPair in $__pmSavedNow.v.GetEnumerator()) {
+        if ($null -eq $__pmPair.Value) { Remove-Variable -Name $__pmPair.Key -Scope Global -Force -ErrorAction Ignore }
+        else { Set-Variable -Name $__pmPair.Key -Value $__pmPair.Value.Value -Scope Global -Force }
+    }
+    foreach ($__pmPair in $__pmSavedNow.f.GetEnumerator()) {
+        if ($null -eq $__pmPair.Value) { Remove-Item -LiteralPath ('function:global:' + $__pmPair.Key) -Force -ErrorAction Ignore }
+        else { Set-Item -LiteralPath ('function:global:' + $__pmPair.Key) -Value $__pmPair.Value }
+    }
+}
+Remove-Variable -Name __pmSaved, __pmSavedNow, __pmPair -Scope Global -ErrorAction Ignore
 ";
 
         /// <summary>

@@ -21,21 +21,33 @@ namespace ParallelMap.Commands
         private static readonly TimeSpan OpenRetryDelay = TimeSpan.FromMilliseconds(500);
 
         private readonly SessionSlot _slot;
+        private readonly int _slotIndex;
+        private readonly RemotePool? _pool;
         private readonly bool _addComputerName;
         private int _released;
 
-        /// <summary>The worker holds a place of <paramref name="slot"/> (already counted by the caller).</summary>
-        internal RemoteEndpoint(SessionSlot slot, bool addComputerName)
+        /// <summary>
+        /// The worker holds a place of <paramref name="slot"/> (already counted by the caller), the
+        /// session at <paramref name="slotIndex"/> of the run; with <paramref name="pool"/>, its
+        /// connections are borrowed from that pool and given back.
+        /// </summary>
+        internal RemoteEndpoint(SessionSlot slot, int slotIndex, RemotePool? pool, bool addComputerName)
         {
             _slot = slot;
+            _slotIndex = slotIndex;
+            _pool = pool;
             _addComputerName = addComputerName;
         }
 
         internal override DriverChannel NewChannel()
         {
             if (_slot.IsLost) throw new WorkerLostException(Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName), placeLost: true, null);
-            return new RemoteChannel(_slot.Connection);
+            return _pool?.TakeIdle(_slotIndex) ?? new RemoteChannel(_slot.Connection);
         }
+
+        internal override ProcessSetup? PoolSetup => _pool?.Setup;
+
+        internal override bool Keep(DriverChannel channel) => _pool is not null && _pool.Return(_slotIndex, channel);
 
         internal override void Open(DriverChannel channel, Action<object> emit, CancellationToken token)
         {

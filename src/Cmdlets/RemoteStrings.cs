@@ -15,6 +15,7 @@ namespace ParallelMap.Commands
         internal const string SessionConflict = "-{0} cannot be given with -Session: {1}";
         internal const string ConflictIsolation = "the workers of -Session are remote runspaces, each in the remote host's pwsh";
         internal const string ConflictPool = "a pool's runspaces run in this process";
+        internal const string ConflictIdleTimeout = "a pool's connections to remote hosts stay open until the pool is removed";
         internal const string ConflictRecycle = "it applies to local worker processes (-Isolation Process) only";
         internal const string ConnectionBroke = "the connection broke ({0})";
         internal const string SshClientEnded = "the connection broke (its ssh client process, {0}, ended)";

@@ -15,14 +15,16 @@ namespace ParallelMap.Commands
         private readonly SessionSlot[] _slots;
         private readonly int _perSession;
         private readonly bool _addComputerName;
+        private readonly RemotePool? _pool;
         private readonly object _pick = new object();
 
-        private RemoteWorkerSource(ProcessSetup setup, SessionSlot[] slots, int perSession, bool addComputerName)
+        private RemoteWorkerSource(ProcessSetup setup, SessionSlot[] slots, int perSession, bool addComputerName, RemotePool? pool)
             : base(setup)
         {
             _slots = slots;
             _perSession = perSession;
             _addComputerName = addComputerName;
+            _pool = pool;
         }
 
         /// <summary>The work automatic batching hands a remote worker at once: each batch costs a round trip over the network.</summary>
@@ -49,8 +51,12 @@ namespace ParallelMap.Commands
         /// <summary>How many sessions the run has (the engine's throttle is this many times the per-session limit).</summary>
         internal int SessionCount => _slots.Length;
 
-        /// <summary>Checks every session (ErrorId SessionNotUsable) and reads the run's setup; nothing connects yet.</summary>
-        internal static RemoteWorkerSource For(RunspaceSetup setup, IReadOnlyList<System.Management.Automation.Runspaces.PSSession> sessions, int perSession, bool addComputerName)
+        /// <summary>
+        /// Checks every session (ErrorId SessionNotUsable) and reads the run's setup; nothing
+        /// connects yet. With <paramref name="pool"/> (a pool made with -Session), the sessions are
+        /// the pool's and the workers borrow its connections.
+        /// </summary>
+        internal static RemoteWorkerSource For(RunspaceSetup setup, IReadOnlyList<System.Management.Automation.Runspaces.PSSession> sessions, int perSession, bool addComputerName, RemotePool? pool = null)
         {
             var slots = new SessionSlot[sessions.Count];
             for (int i = 0; i < slots.Length; i++) slots[i] = SessionSlot.Check(sessions[i]);
@@ -59,30 +65,31 @@ namespace ParallelMap.Commands
             // This machine's current folder means nothing on another: remote work starts where
             // the remote session starts (its user's home), as with Invoke-Command.
             remote.WorkingDirectory = null;
-            return new RemoteWorkerSource(remote, slots, perSession, addComputerName);
+            return new RemoteWorkerSource(remote, slots, perSession, addComputerName, pool);
         }
 
         protected override ChannelEndpoint MakeEndpoint(int workerId)
         {
             lock (_pick)
             {
-                SessionSlot? best = null;
-                foreach (SessionSlot s in _slots)
+                int best = -1;
+                for (int i = 0; i < _slots.Length; i++)
                 {
-                    if (!s.IsLost && s.Workers < _perSession && (best is null || s.Workers < best.Workers)) best = s;
+                    SessionSlot s = _slots[i];
+                    if (!s.IsLost && s.Workers < _perSession && (best < 0 || s.Workers < _slots[best].Workers)) best = i;
                 }
 
-                if (best is null)
+                if (best < 0)
                 {
-                    foreach (SessionSlot s in _slots)
+                    for (int i = 0; i < _slots.Length; i++)
                     {
-                        if (s.IsLost) best = s;
+                        if (_slots[i].IsLost) best = i;
                     }
                 }
 
-                best ??= _slots[0];
-                best.Assign();
-                return new RemoteEndpoint(best, _addComputerName);
+                if (best < 0) best = 0;
+                _slots[best].Assign();
+                return new RemoteEndpoint(_slots[best], best, _pool, _addComputerName);
             }
         }
     }
