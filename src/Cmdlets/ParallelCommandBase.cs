@@ -197,7 +197,7 @@ namespace ParallelMap.Commands
                 if (Session is not null)
                 {
                     var remote = RemoteWorkerSource.For(setup, Session, ThrottleLimit, !NoComputerName);
-                    if (BatchSize == 0) options.TargetBatchDuration = RemoteWorkerSource.TargetBatchDuration;
+                    RemoteWorkerSource.Tune(options, BatchSize);
                     options.ThrottleLimit = ThrottleLimit * remote.SessionCount;
                     _engine = ParallelEngine.CreateWithSource<object?, object?>(options, remote, this);
                     return;
@@ -327,7 +327,7 @@ namespace ParallelMap.Commands
             };
             var remote = RemoteWorkerSource.For(setup, remotePool.Sessions, remotePool.PerSession, !NoComputerName, remotePool);
             var options = BuildOptions();
-            if (BatchSize == 0) options.TargetBatchDuration = RemoteWorkerSource.TargetBatchDuration;
+            RemoteWorkerSource.Tune(options, BatchSize);
             try
             {
                 _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, InitialSessionState.Create(), _stopSource.Token);

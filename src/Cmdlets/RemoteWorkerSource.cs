@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Management.Automation;
+using ParallelMap.Engine;
 
 namespace ParallelMap.Commands
 {
@@ -29,6 +30,19 @@ namespace ParallelMap.Commands
 
         /// <summary>The work automatic batching hands a remote worker at once: each batch costs a round trip over the network.</summary>
         internal static readonly TimeSpan TargetBatchDuration = TimeSpan.FromMilliseconds(100);
+
+        /// <summary>
+        /// The engine settings of a remote run: bigger automatic batches (unless -BatchSize was
+        /// given), and no limit on workers starting at once, since a remote worker's start waits
+        /// on its host rather than using this machine's cores (the engine's default of one per
+        /// core made 16 warm pooled workers start two at a time, seconds before the last one ran
+        /// an item); connections opened to one host at once are limited by <see cref="SessionSlot"/>.
+        /// </summary>
+        internal static void Tune(EngineOptions options, int batchSize)
+        {
+            if (batchSize == 0) options.TargetBatchDuration = TargetBatchDuration;
+            options.BeginConcurrency = 0;
+        }
 
         /// <summary>Refuses what cannot go with -Session (ErrorId SessionParameterConflict).</summary>
         internal static void CheckParameters(IDictionary<string, object> bound)

@@ -54,11 +54,10 @@ namespace ParallelMap.Engine
 
             lock (_lock)
             {
-                if (claimed) _input.Enqueue(e);
-                if (rest is not null)
-                {
-                    foreach (var r in rest) _input.Enqueue(r);
-                }
+                var back = new List<WorkEntry>();
+                if (claimed) back.Add(e);
+                if (rest is not null) back.AddRange(rest);
+                RequeueFirstLocked(back);
 
                 if (_stopping) ReportUnstartedLocked(_input);
                 WakeOrSpawnLocked();

@@ -58,10 +58,7 @@ namespace ParallelMap.Engine
                 {
                     _live.Remove(slot);
                     if (slot.Worker is Worker<TIn, TOut> broken) _broken.Enqueue(broken);
-                    if (rest is not null)
-                    {
-                        foreach (var e in rest) _input.Enqueue(e);
-                    }
+                    if (rest is not null) RequeueFirstLocked(rest);
 
                     if (_stopping) ReportUnstartedLocked(_input);
                     WakeOrSpawnLocked();

@@ -118,10 +118,7 @@ namespace ParallelMap.Engine
                 if (stillBeginning) _workersBeginning--;
                 _live.Remove(slot);
                 _threads.Remove(slot);
-                if (orphans is not null)
-                {
-                    foreach (var e in orphans) _input.Enqueue(e);
-                }
+                if (orphans is not null) RequeueFirstLocked(orphans);
 
                 if (_stopping && orphans is not null)
                 {

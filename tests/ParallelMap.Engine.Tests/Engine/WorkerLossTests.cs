@@ -79,6 +79,29 @@ public class WorkerLossTests
     }
 
     [Fact]
+    public void LostItem_RunsNextAgain_NotAfterEverythingQueuedMeanwhile()
+    {
+        // Regression (bench/Remote.ps1): a lost item went to the tail of the queue, and with the
+        // rest of a long input queued it ran again only at the end (27 s after its host died).
+        int thrown = 0;
+        var order = new ConcurrentQueue<int>();
+        var options = new EngineOptions { ThrottleLimit = 1, BatchSize = 1, InputCapacity = 500 };
+        var (sink, _, _) = Run.Map(options, Enumerable.Range(0, 200), (i, c, w) =>
+        {
+            order.Enqueue(i);
+            if (i == 5 && Interlocked.Exchange(ref thrown, 1) == 0) throw new WorkerLostException("connection broke", placeLost: false, null);
+            Thread.Sleep(2);
+            c.Output(i);
+        });
+
+        Assert.Equal(200, sink.Outcomes.Count);
+        int[] ran = order.ToArray();
+        int lostAt = Array.IndexOf(ran, 5);
+        Assert.Equal(5, ran[lostAt + 1]);
+        Assert.Equal(Enumerable.Range(0, 200), sink.Outcomes.Select(o => o.Input).OrderBy(x => x));
+    }
+
+    [Fact]
     public void HostDiesMidRun_ItsItemsRunOnTheOtherHostOnce_AndThePoolShrinksByItsPlaces()
     {
         var source = new TwoHosts((i, attempt) => i >= 40);
