@@ -127,12 +127,22 @@ Describe 'Invoke-ParallelMap -Session' {
     }
 
     It 'forwards errors with the input as target and the host in the message' {
+        # The item sees the caller's $ErrorActionPreference, as ForEach-Object's script block does:
+        # the test runner's is Stop (build.ps1), under which Write-Error ends the item. That, not a
+        # race, was the output "lost" in CI; each preference is now set and checked here.
+        $ErrorActionPreference = 'Continue'
         $s = Get-TestSession
         $r = @(1..4 | Invoke-ParallelMap -Session $s { if ($_ -eq 3) { Write-Error "bad $_" }; $_ } -ErrorVariable ev -ErrorAction SilentlyContinue)
-        ($r | Sort-Object) | Should -Be (1, 2, 3, 4)
+        ($r | Sort-Object) | Should -Be (1, 2, 3, 4) -Because 'a non-terminating error keeps the output'
         $ev.Count | Should -Be 1
         $ev[0].TargetObject | Should -Be 3
         "$($ev[0])" | Should -BeLike 'On 127.0.0.1: bad 3'
+
+        $ErrorActionPreference = 'Stop'
+        $r = @(1..4 | Invoke-ParallelMap -Session $s { if ($_ -eq 3) { Write-Error "bad $_" }; $_ } -ErrorVariable ev -ErrorAction SilentlyContinue)
+        ($r | Sort-Object) | Should -Be (1, 2, 4) -Because 'under Stop the error ends item 3 before its output, as in-process'
+        $ev.Count | Should -Be 1
+        $ev[0].TargetObject | Should -Be 3
     }
 
     It 'stops a remote item that runs past -TimeoutSeconds and goes on with a new worker' {
