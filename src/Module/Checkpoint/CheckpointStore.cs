@@ -56,7 +56,24 @@ namespace ParallelMap.Engine.Checkpoint
             }
             else
             {
-                CheckCanCreate(layout, options.Mode);
+                try
+                {
+                    CheckCanCreate(layout, options.Mode);
+                }
+                catch (CheckpointException) when (File.Exists(layout.Manifest))
+                {
+                    // Made meanwhile by another writer, between our two looks: open it as it now is
+                    // (a writer still at it holds the lock, and that open says CheckpointLocked).
+                    // Before, its half-made files were called someone else's: the two-process xunit
+                    // test got CheckpointFolderNotEmpty in CI.
+                    return Open(path, options);
+                }
+                catch (CheckpointException)
+                {
+                    // A writer creating it now, before its manifest: CheckpointLocked names it.
+                    CheckpointLock.ThrowIfLiveHolder(layout);
+                    throw;
+                }
             }
 
             try
