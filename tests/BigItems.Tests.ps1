@@ -55,6 +55,44 @@ Describe 'An item with many outputs' {
         $results -join ',' | Should -Be ($expected -join ',')
     }
 
+    It 'passes an -Ordered item''s outputs on while it still runs, once the items before it are out' {
+        $seen = [System.Threading.ManualResetEventSlim]::new($false)
+        try {
+            $results = 'first', 'big' | Invoke-ParallelMap -Ordered -ThrottleLimit 2 -BatchSize 1 -Variable @{ seen = $seen } {
+                if ($_ -eq 'first') { return 'first' }
+                foreach ($i in 1..2000) { $i }
+                if ($seen.Wait(15000)) { 'released' } else { 'held back' }
+            } | ForEach-Object { if ($_ -is [int]) { $seen.Set() }; $_ }
+        }
+        finally {
+            $seen.Dispose()
+        }
+
+        $results.Count | Should -Be 2002
+        $results[0] | Should -Be 'first'
+        $results[-1] | Should -Be 'released'
+    }
+
+    It 'holds an -Ordered big item back while an earlier item runs, instead of all its outputs' {
+        # Item 2 could write its 100,000 outputs in well under a second; it may hold only a few
+        # thousand before its turn, so by the time item 1 ends it has written no more than that.
+        $progress = [hashtable]::Synchronized(@{ written = 0 })
+        $results = 1, 2 | Invoke-ParallelMap -Ordered -ThrottleLimit 2 -BatchSize 1 -Variable @{ progress = $progress } {
+            if ($_ -eq 1) {
+                Start-Sleep -Milliseconds 1500
+                return "written before item 1 ended: $($progress.written)"
+            }
+
+            foreach ($i in 1..100000) { $progress.written = $i; $i }
+        }
+
+        $results.Count | Should -Be 100001
+        $written = [int]($results[0] -split ': ')[1]
+        $written | Should -BeGreaterThan 0
+        $written | Should -BeLessOrEqual 10000
+        ($results[1..100000] -join ',') | Should -Be ((1..100000) -join ',')
+    }
+
     It 'writes nothing of it in Invoke-ParallelRun' {
         $results = Invoke-ParallelRun { foreach ($i in 1..3000) { $i } }, { 'x' }
         $results | Should -BeNullOrEmpty

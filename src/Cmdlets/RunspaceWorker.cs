@@ -491,9 +491,10 @@ namespace ParallelMap.Commands
                 // A big item's outputs go down the pipeline as it writes them, a chunk at a time
                 // (the engine blocks this thread while the caller's outbox is full), instead of
                 // being held until the item ends: two items of a million objects each would
-                // otherwise hold both millions. Resumable batches record an item's results whole,
-                // and ordered runs cannot pass an item ahead of earlier ones (CanStream is false).
-                if (_outputs.Count >= StreamChunk && _setup.ResultDepth is null && _context.CanStream)
+                // otherwise hold both millions. In an ordered run an item streams once it has its
+                // turn, and before that MayStream holds it back (waits) beyond a few thousand.
+                // Resumable batches record an item's results whole.
+                if (_outputs.Count % StreamChunk == 0 && _setup.ResultDepth is null && _context.MayStream(_outputs.Count))
                 {
                     _context.Stream(_outputs.ToArray());
                     _outputs.Clear();

@@ -14,6 +14,7 @@ namespace ParallelMap.Engine
         private TOut _single = default!;
         private List<TOut>? _many;
         private int _count;
+        private bool _mayStream;
 
         internal ItemContext(IRecordPublisher publisher) => _publisher = publisher;
 
@@ -64,26 +65,41 @@ namespace ParallelMap.Engine
             _publisher.PublishItemRecord(record);
         }
 
-        /// <summary>
-        /// True when this run lets an item pass outputs on before it ends (<see cref="Stream"/>):
-        /// in unordered runs only, since in an ordered run they would overtake earlier items.
-        /// </summary>
-        public bool CanStream { get; internal set; }
-
         /// <summary>How many outputs this attempt passed on through <see cref="Stream"/>.</summary>
         public long StreamedCount { get; private set; }
 
         /// <summary>
+        /// Whether this attempt may pass its outputs on now (<see cref="Stream"/>), given how many it
+        /// holds. In an unordered run, always. In an ordered run, once the item has its turn (every
+        /// earlier item's outcome is published, so nothing it passes on overtakes them); before its
+        /// turn, false while it holds fewer than the engine's hold limit, and beyond that the call
+        /// waits for the turn, so a big item never holds more than about that many outputs. The
+        /// wait ends false (hold on) when the run stops, the attempt is ended (timeout), or the
+        /// item whose turn it is runs on no worker (waiting for a retry or for a free worker: every
+        /// worker could be one that waits). Time spent waiting does not count toward the item's
+        /// timeout. Cheap enough to call every few hundred outputs.
+        /// </summary>
+        /// <param name="held">How many outputs the worker holds for this attempt now.</param>
+        /// <returns>True when <see cref="Stream"/> may be called for the rest of this attempt.</returns>
+        public bool MayStream(int held)
+        {
+            if (_mayStream) return true;
+            _mayStream = _publisher.MayStream(held);
+            return _mayStream;
+        }
+
+        /// <summary>
         /// Passes outputs on now, before the item ends, as an <see cref="ItemOutputs{TOut}"/> side
         /// record; blocks while the caller's outbox is full (the same backpressure as outcomes).
-        /// An attempt that streamed is never retried: what it passed on cannot be taken back, and a
-        /// second attempt would pass it on twice.
+        /// Allowed once <see cref="MayStream"/> said so in this attempt. An attempt that streamed is
+        /// never retried: what it passed on cannot be taken back, and a second attempt would pass
+        /// it on twice.
         /// </summary>
         /// <param name="outputs">The outputs; the context keeps no reference to the list.</param>
         public void Stream(IReadOnlyList<TOut> outputs)
         {
             if (outputs is null) throw new ArgumentNullException(nameof(outputs));
-            if (!CanStream) throw new InvalidOperationException(Messages.StreamNotAllowed);
+            if (!_mayStream) throw new InvalidOperationException(Messages.StreamNotAllowed);
             if (outputs.Count == 0) return;
             StreamedCount += outputs.Count;
             _publisher.PublishItemRecord(new ItemOutputs<TOut>(outputs));
@@ -104,6 +120,7 @@ namespace ParallelMap.Engine
             FailedWith = null;
             Attachment = null;
             StreamedCount = 0;
+            _mayStream = false;
             _single = default!;
             _many = null;
             _count = 0;

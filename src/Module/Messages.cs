@@ -19,7 +19,7 @@ namespace ParallelMap.Engine
         internal const string LoopAlreadyRun = "A work loop runs once.";
         internal const string ItemTimedOut = "The item did not finish within {0}.";
         internal const string ItemCancelled = "The run was stopped while the item was running.";
-        internal const string StreamNotAllowed = "Outputs can be streamed only in an unordered run (ItemContext.CanStream).";
+        internal const string StreamNotAllowed = "Outputs can be streamed only once ItemContext.MayStream returned true for the attempt.";
         internal const string AllWorkersLost = "Every worker place of the run was lost, the last one so: {0}";
         internal const string ItemLostTooOften = "The item's worker was lost {0} times while it ran (the item may be what ends it): {1}";
         internal const string Disposed = "The engine was disposed.";

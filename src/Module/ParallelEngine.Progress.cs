@@ -44,6 +44,7 @@ namespace ParallelMap.Engine
             if (o is WorkerRecord<TIn> { Record: ItemOutputs<TOut> streamed }) _outboxStreamed += streamed.Values.Count;
             if (o is ItemOutcome<TIn, TOut> outcome)
             {
+                PassTurnLocked(outcome.Sequence);
                 _completed++;
                 switch (outcome.Status)
                 {

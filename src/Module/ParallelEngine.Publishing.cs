@@ -29,10 +29,11 @@ namespace ParallelMap.Engine
 
         /// <summary>
         /// Whether a worker publishes its buffered outcomes now rather than at its next batch: the
-        /// caller is waiting, enough piled up, the oldest has waited a millisecond, or the run stops.
+        /// caller or an ordered run's big item waiting for its turn (<see cref="MayStream"/>) is
+        /// waiting, enough piled up, the oldest has waited a millisecond, or the run stops.
         /// </summary>
         private bool ShouldPublish(WorkerSlot<TIn, TOut> slot, int buffered, long now) =>
-            _callerWait.HasSleepers || buffered >= WorkerFlushCount || now - slot.PendingSince >= _flushTicks || IsStoppingRacy;
+            _callerWait.HasSleepers || _turnWait.HasSleepers || buffered >= WorkerFlushCount || now - slot.PendingSince >= _flushTicks || IsStoppingRacy;
 
         private void FlushPending(WorkerSlot<TIn, TOut> slot, bool mayWait)
         {

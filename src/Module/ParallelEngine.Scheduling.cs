@@ -60,7 +60,6 @@ namespace ParallelMap.Engine
         {
             int id = ++_nextWorkerId;
             var slot = new WorkerSlot<TIn, TOut>(this, id);
-            slot.Context.CanStream = !_options.Ordered;
             _live.Add(slot);
             _threads.Add(slot);
             _workersBeginning++;

@@ -70,6 +70,7 @@ namespace ParallelMap.Engine
                 _inputCompleted = true;
                 _workerWait.WakeAll(_lock);
                 _roomWait.WakeAll(_lock);
+                _turnWait.WakeAll(_lock);
                 _callerWait.WakeAll(_lock);
             }
 
@@ -185,6 +186,7 @@ namespace ParallelMap.Engine
 
                 _workerWait.WakeAll(_lock);
                 _roomWait.WakeAll(_lock);
+                _turnWait.WakeAll(_lock);
                 _callerWait.WakeAll(_lock);
                 AssertInvariants();
             }

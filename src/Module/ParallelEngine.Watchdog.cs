@@ -42,7 +42,10 @@ namespace ParallelMap.Engine
                     current = slot.Current;
                     attempt = slot.CurrentAttempt;
                     start = slot.CurrentStart;
-                    if (current is null || now - start < timeoutTicks || !TryClaim(current, attempt)) continue;
+
+                    // An ordered run's item waiting for its turn to stream is not running late.
+                    long ranUntil = slot.TurnWaitSince != 0 ? slot.TurnWaitSince : now;
+                    if (current is null || ranUntil - start < timeoutTicks || !TryClaim(current, attempt)) continue;
 
                     // Claimed: the worker is discarded. Its unstarted batch goes back to the queue.
                     slot.Aborted = true;

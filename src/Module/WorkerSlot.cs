@@ -28,6 +28,9 @@ namespace ParallelMap.Engine
         internal ParallelEngine<TIn, TOut>.WorkEntry? Current;
         internal int CurrentAttempt;
         internal long CurrentStart;
+
+        /// <summary>When the current item began waiting for its turn to stream (ordered runs), 0 when it is not (Sync): the watchdog does not count the wait.</summary>
+        internal long TurnWaitSince;
         internal long PendingSince;
 
         /// <summary>Set once the worker must take no more items (timed out, stopped, exiting).</summary>
@@ -64,5 +67,7 @@ namespace ParallelMap.Engine
                 : new WorkerRecord<TIn>(current.Sequence, current.Input, CurrentAttempt, Id, record);
             Core.PublishRecord(this, rec);
         }
+
+        bool IRecordPublisher.MayStream(int held) => Core.MayStream(this, held);
     }
 }

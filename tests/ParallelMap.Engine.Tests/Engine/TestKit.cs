@@ -135,7 +135,7 @@ internal static class Run
     public static void OnThread(Action body, int deadlockSeconds = 120) => OnThread(() => { body(); return 0; }, deadlockSeconds);
 
     /// <summary>Maps items through a delegate and returns the sink after a full drain and shutdown.</summary>
-    public static (RecordingSink<int, int> Sink, Lifecycle Life, ParallelEngine<int, int> Engine) Map(EngineOptions options, IEnumerable<int> items, Action<int, ItemContext<int>, FuncWorker<int, int>> process, Action<RecordingSink<int, int>>? prepare = null)
+    public static (RecordingSink<int, int> Sink, Lifecycle Life, ParallelEngine<int, int> Engine) Map(EngineOptions options, IEnumerable<int> items, Action<int, ItemContext<int>, FuncWorker<int, int>> process, Action<RecordingSink<int, int>>? prepare = null, int deadlockSeconds = 120)
     {
         return OnThread(() =>
         {
@@ -147,6 +147,6 @@ internal static class Run
             engine.Drain();
             Assert.True(engine.Shutdown());
             return (sink, life, engine);
-        });
+        }, deadlockSeconds);
     }
 }
