@@ -79,7 +79,11 @@ function Start-LoopbackSshd {
             "AllowUsers $user"
             'MaxStartups 100:30:200'
             'MaxSessions 100'
-            "SetEnv PARALLELMAP_HOST=$name DOTNET_ROOT=$([System.IO.Path]::GetDirectoryName([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName))"
+            # sshd starts the subsystem through the user's shell; bash, seeing SSH_CLIENT at shell
+            # level 1, would first run ~/.bashrc (Debian builds it so). A user's rc that waits (CI's
+            # pyenv rehash waits 60 s on a lock a killed host left) then delays every connection.
+            # SHLVL=1 makes that bash level 2, which skips ~/.bashrc.
+            "SetEnv SHLVL=1 PARALLELMAP_HOST=$name DOTNET_ROOT=$([System.IO.Path]::GetDirectoryName([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName))"
             "Subsystem powershell $subsystem"
         ) | Set-Content -LiteralPath $config
         $h = [pscustomobject]@{ Name = $name; Port = $port; Config = $config; PidFile = $pidFile; Log = (Join-Path $Directory "$name.log"); Pid = 0 }
