@@ -210,9 +210,28 @@ Describe '-WhatIf and -Confirm reach the runspaces' {
         @(Get-ChildItem -LiteralPath $dir).Count | Should -Be 6
         $errs.Count | Should -Be 6
         foreach ($e in $errs) {
-            $e.Exception | Should -BeOfType [System.Management.Automation.Host.HostException]
+            $e.FullyQualifiedErrorId | Should -Be 'ItemCannotPrompt,ParallelMap.Commands.InvokeParallelMapCommand'
+            $e.Exception.InnerException | Should -BeOfType [System.Management.Automation.Host.HostException]
             $e.Exception.Message | Should -BeLike '*confirm*'
+            $e.ErrorDetails.RecommendedAction | Should -BeLike '*-Confirm:$false*'
         }
+        ($errs.TargetObject.Name | Sort-Object) -join ',' | Should -Be ((1..6 | ForEach-Object { "f$_.txt" }) -join ',')
+    }
+
+    It 'refuses <Name> in an item with ItemCannotPrompt, naming what to do, <Isolation>' -ForEach @(
+        @{ Name = 'Read-Host'; Isolation = 'Runspace'; Body = { Read-Host "name for $_" } }
+        @{ Name = 'a ShouldProcess confirmation'; Isolation = 'Runspace'; Body = { & { [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')] param() if ($PSCmdlet.ShouldProcess('x')) { 'done' } } } }
+        @{ Name = 'PromptForChoice'; Isolation = 'Runspace'; Body = { $Host.UI.PromptForChoice('t', 'pick', [System.Management.Automation.Host.ChoiceDescription[]]@('&Yes', '&No'), 0) } }
+        @{ Name = 'Read-Host'; Isolation = 'Process'; Body = { Read-Host "name for $_" } }
+    ) {
+        $r = 1, 2 | Invoke-ParallelMap -Isolation $Isolation -ThrottleLimit 2 $Body -ErrorVariable errs -ErrorAction SilentlyContinue
+        $r | Should -BeNullOrEmpty
+        $errs.Count | Should -Be 2
+        foreach ($e in $errs) {
+            $e.FullyQualifiedErrorId | Should -Be 'ItemCannotPrompt,ParallelMap.Commands.InvokeParallelMapCommand'
+            $e.Exception.Message | Should -BeLike '*no one can give inside a parallel runspace*'
+        }
+        ($errs.TargetObject | Sort-Object) -join ',' | Should -Be '1,2'
     }
 
     It 'deletes when the script says -Confirm:$false, and without -WhatIf or -Confirm' {

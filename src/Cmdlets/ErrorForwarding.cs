@@ -37,6 +37,9 @@ namespace ParallelMap.Commands
         /// <param name="userBlock">The user's script block that ran the item, where a record placed at its call is shown.</param>
         internal static ErrorRecord ForCaller(ErrorRecord record, object? input, IScriptExtent? userBlock)
         {
+            // The one record that does not keep its identity: a prompt the runspace could not show.
+            if (PromptRefusal.For(record, input) is ErrorRecord refused) return refused;
+
             // A copy: the runspace's record stays as it was (it is also in that runspace's $Error),
             // and one record written twice would have its InvocationInfo replaced the second time.
             var copy = new ErrorRecord(record, null);

@@ -76,6 +76,9 @@ namespace ParallelMap.Commands
         {
         }
 
-        private static PSNotSupportedException NoPrompt() => new PSNotSupportedException("A worker process has no user to prompt.");
+        // A HostException, as a runspace without a host raises, so that the refusal is reported
+        // as ItemCannotPrompt the same way in either isolation (PromptRefusal).
+        private static HostException NoPrompt() =>
+            new HostException("A worker process has no user to prompt.", null, "HostFunctionNotImplemented", ErrorCategory.NotImplemented);
     }
 }

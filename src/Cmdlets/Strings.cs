@@ -17,6 +17,7 @@ namespace ParallelMap.Commands
         internal const string ItemFailedId = "ItemFailed";
         internal const string ItemTimedOutId = "ItemTimedOut";
         internal const string ItemExitedId = "ItemExited";
+        internal const string ItemCannotPromptId = "ItemCannotPrompt";
         internal const string CleanupFailedId = "CleanupFailed";
         internal const string WorkerFailedId = "WorkerFailed";
         internal const string SeveralBlocksWithInputId = "SeveralScriptBlocksWithInput";
@@ -28,6 +29,8 @@ namespace ParallelMap.Commands
         internal const string NestedScriptBlockId = "NestedScriptBlockNotSupported";
 
         // Messages
+        internal const string ItemCannotPrompt = "The item asked for an answer (a confirmation, Read-Host, a credential or a choice), which no one can give inside a parallel runspace, so it was refused and nothing it would have confirmed was done. The host said: {0}";
+        internal const string ItemCannotPromptAction = "Give the answer up front: -Confirm:$false or -Force for a confirmation (or $ConfirmPreference = 'None' in the script block), a parameter value instead of Read-Host, a credential passed in with -Variable or $using:.";
         internal const string EmptyScriptBlock = "The script block is empty; give the script to run for each item.";
         internal const string UnsupportedScriptBlock = "The script block cannot be run in parallel: its syntax tree is a {0}, where a script block or a function was expected.";
         internal const string ModuleNotFound = "The module '{0}' was not found: it is neither a path nor a module name that Get-Module -ListAvailable knows.";
