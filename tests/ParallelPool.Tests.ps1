@@ -102,6 +102,26 @@ Describe 'A pool across calls' {
         $after | Sort-Object -Unique | Should -Be 'False False 100'
     }
 
+    It 'gives each runspace its own copy of a script block in the pool''s -Variable and $using:, never the caller''s' {
+        # A script block literal belongs to the runspace that made it; run from the pool's threads
+        # as it was, it ran in this runspace: it saw $callerOnly, and at once corrupted this
+        # runspace's state (wrong results, "Stack empty", a crash).
+        $callerOnly = 'caller'
+        $twice = { param($x) "$callerOnly" + ($x * 2) }
+        $init = { 'init' }
+        $pool = New-ParallelPool -ThrottleLimit 4 -Variable @{ twice = $twice } -InitializationScript { $fromInit = & $using:init }
+        $r = 1..2000 | Invoke-ParallelMap -Pool $pool { & $twice $_ }
+        $r.Count | Should -Be 2000
+        ($r | Measure-Object -Sum).Sum | Should -Be (2 * (1..2000 | Measure-Object -Sum).Sum)
+        $seen = 1..4 | Invoke-ParallelMap -Pool $pool { "$fromInit $($twice.GetType().Name)" }
+        $seen | Sort-Object -Unique | Should -Be 'init ScriptBlock'
+    }
+
+    It 'refuses a script block inside a hashtable given to New-ParallelPool -Variable' {
+        { New-ParallelPool -Variable @{ tools = @{ run = { 1 } } } } | Should -Throw -ErrorId 'NestedScriptBlockNotSupported,ParallelMap.Commands.NewParallelPoolCommand'
+        @(Get-ParallelPool).Count | Should -Be 0
+    }
+
     It 'applies each call''s preferences to that call only' {
         $pool = New-ParallelPool -ThrottleLimit 1
         $v = 1 | Invoke-ParallelMap -Pool $pool -Verbose { $VerbosePreference.ToString() }

@@ -81,14 +81,16 @@ namespace ParallelMap.Commands
 
                 // The module's own cmdlets, so that an item can make a nested (pooled) call.
                 ModuleCommands.AddTo(iss);
-                foreach (var pair in usingValues) iss.Variables.Add(new SessionStateVariableEntry(pair.Key, pair.Value, "$using: value"));
-                ParallelCommandBase.AddVariableEntries(iss, Variable);
+                // As in a call: values shared by reference, script blocks rebound in each runspace
+                // (one bound to this runspace, run from the pool's threads, corrupts it), and
+                // script blocks inside shared values refused (ErrorId NestedScriptBlockNotSupported).
+                var scriptBlocks = SharedValues.Add(iss, ParallelCommandBase.VariableEntries(Variable), usingValues, SessionState);
                 ParallelCommandBase.AddFunctionEntries(iss, InvokeCommand, Function);
                 iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
                 TimeSpan? idle = IdleTimeoutSeconds > 0 ? TimeSpan.FromSeconds(IdleTimeoutSeconds) : (TimeSpan?)null;
-                RemotePool? remote = Session is null ? null : MakeRemote(iss, modules, init, cleanup);
+                RemotePool? remote = Session is null ? null : MakeRemote(iss, modules, init, cleanup, scriptBlocks);
                 int size = remote is null ? ThrottleLimit : ThrottleLimit * remote.Sessions.Length;
-                var pool = new ParallelPool(PoolRegistry.NextId(), size, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace, Remote = remote };
+                var pool = new ParallelPool(PoolRegistry.NextId(), size, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace, Remote = remote, ScriptBlockVariables = scriptBlocks };
                 PoolRegistry.Add(pool);
                 WriteObject(pool);
             }
@@ -99,10 +101,10 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>Checks the sessions (ErrorId SessionNotUsable) and reads the pool's set-up as it crosses to the hosts (ErrorId VariableNotSerializable); nothing connects yet.</summary>
-        private RemotePool MakeRemote(InitialSessionState iss, List<string> modules, string? init, string? cleanup)
+        private RemotePool MakeRemote(InitialSessionState iss, List<string> modules, string? init, string? cleanup, IReadOnlyList<KeyValuePair<string, string>> scriptBlocks)
         {
             foreach (PSSession s in Session!) SessionSlot.Check(s);
-            ProcessSetup setup = ProcessSetup.From(new RunspaceSetup(iss, string.Empty, init, cleanup) { Modules = modules });
+            ProcessSetup setup = ProcessSetup.From(new RunspaceSetup(iss, string.Empty, init, cleanup) { Modules = modules, ScriptBlockVariables = scriptBlocks });
             setup.WorkingDirectory = null;
             return new RemotePool((PSSession[])Session.Clone(), ThrottleLimit, setup);
         }

@@ -289,6 +289,7 @@ namespace ParallelMap.Commands
             var setup = new RunspaceSetup(pool.Template, itemScript, pool.InitializationScript, pool.CleanupScript)
             {
                 Modules = pool.Modules,
+                PoolScriptBlockVariables = pool.ScriptBlockVariables,
                 ScriptBlockVariables = scriptBlocks,
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
                 ResultDepth = ResultSerializationDepth,
@@ -359,18 +360,7 @@ namespace ParallelMap.Commands
                 ModuleCommands.AddTo(iss);
             }
 
-            var variables = new List<KeyValuePair<string, object?>>();
-            if (Variable is not null)
-            {
-                foreach (DictionaryEntry entry in Variable)
-                {
-                    string name = entry.Key?.ToString() ?? string.Empty;
-                    ValidateVariableName(name);
-                    variables.Add(new KeyValuePair<string, object?>(name, entry.Value));
-                }
-            }
-
-            scriptBlocks = SharedValues.Add(iss, variables, usingValues, SessionState);
+            scriptBlocks = SharedValues.Add(iss, VariableEntries(Variable), usingValues, SessionState);
 
             AddFunctionEntries(iss, InvokeCommand, Function);
 
@@ -417,18 +407,19 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>Adds -Variable's entries (by reference) to a runspace template, each name checked.</summary>
-        internal static void AddVariableEntries(InitialSessionState iss, Hashtable? variable)
+        /// <summary>The -Variable entries by name, each name checked (ErrorIds VariableNameInvalid, VariableNameReserved).</summary>
+        internal static List<KeyValuePair<string, object?>> VariableEntries(Hashtable? variable)
         {
-            if (variable is null) return;
+            var variables = new List<KeyValuePair<string, object?>>();
+            if (variable is null) return variables;
             foreach (DictionaryEntry entry in variable)
             {
                 string name = entry.Key?.ToString() ?? string.Empty;
                 ValidateVariableName(name);
-
-                // The entry holds the object itself: every runspace sees the same instance.
-                iss.Variables.Add(new SessionStateVariableEntry(name, entry.Value, "ParallelMap -Variable"));
+                variables.Add(new KeyValuePair<string, object?>(name, entry.Value));
             }
+
+            return variables;
         }
 
         /// <summary>Adds the caller's functions named by -Function to a runspace template.</summary>

@@ -61,6 +61,9 @@ namespace ParallelMap.Commands
             }
         }
 
+        /// <summary>The pool's script-block variables as text, made anew in each runspace as it opens (<see cref="RunspaceSetup.PoolScriptBlockVariables"/>).</summary>
+        internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
+
         /// <summary>The pool's number in this process, shown by Get-ParallelPool and accepted by Remove-ParallelPool -Id.</summary>
         public int Id { get; }
 

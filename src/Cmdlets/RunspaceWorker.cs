@@ -39,6 +39,13 @@ namespace ParallelMap.Commands
         /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
         internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
 
+        /// <summary>
+        /// A pool's own script-block variables (its -Variable and $using: values), as text: made
+        /// in each of its runspaces as it opens, before its modules and initialization script,
+        /// and kept for the runspace's life.
+        /// </summary>
+        internal IReadOnlyList<KeyValuePair<string, string>> PoolScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
+
         /// <summary>The caller's current file-system location, where each runspace starts.</summary>
         internal string? WorkingDirectory { get; set; }
 
@@ -135,7 +142,7 @@ namespace ParallelMap.Commands
             _runspace.Name = lender?.NewRunspaceName() ?? "ParallelMap" + Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
             _runspace.Open();
             if (Volatile.Read(ref _aborted) != 0) throw new OperationCanceledException();
-            if (lender is null) SetScriptBlockVariables();
+            SetScriptBlocks(lender is null ? _setup.ScriptBlockVariables : _setup.PoolScriptBlockVariables);
             SetWorkingDirectory();
 
             if (_setup.Modules.Count > 0)
@@ -161,9 +168,11 @@ namespace ParallelMap.Commands
             }
         }
 
-        private void SetScriptBlockVariables()
+        private void SetScriptBlockVariables() => SetScriptBlocks(_setup.ScriptBlockVariables);
+
+        private void SetScriptBlocks(IReadOnlyList<KeyValuePair<string, string>> variables)
         {
-            foreach (var pair in _setup.ScriptBlockVariables)
+            foreach (var pair in variables)
             {
                 // Made here, unbound: it runs in this runspace, never in the caller's.
                 _runspace!.SessionStateProxy.PSVariable.Set(pair.Key, ScriptBlock.Create(pair.Value));
