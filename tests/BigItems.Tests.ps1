@@ -112,3 +112,53 @@ Describe 'An item with many outputs' {
         }
     }
 }
+
+Describe 'A big key in a resumable batch' {
+    BeforeEach {
+        $cp = Join-Path ([System.IO.Path]::GetTempPath()) ('pm-bigkey-' + [guid]::NewGuid().ToString('N'))
+        # Mixed outputs: strings (one with characters CliXml escapes), numbers, objects, hashtables.
+        $make = 'param($k, $n) foreach ($i in 1..$n) { switch ($i % 4) { 0 { "$k-s$i" } 1 { $i } 2 { [pscustomobject]@{ K = $k; I = $i; T = "x_y<z>&" } } 3 { @{ a = $i; b = @(1, 2) } } } }'
+        function Get-Spill($Path) { @(Get-ChildItem -LiteralPath (Join-Path $Path 'chunks') -Filter 'spill-*' -ErrorAction Ignore) }
+    }
+    AfterEach {
+        foreach ($p in $cp, "$cp-whole") { if (Test-Path -LiteralPath $p) { Remove-Item -LiteralPath $p -Recurse -Force } }
+    }
+
+    It 'goes to a spill file while the item runs, and reads back as a result held whole does' {
+        # After its outputs, the item counts the spill files in the checkpoint: a result held in
+        # memory until the item ends (as with -PassThru, which needs the objects) makes none.
+        $item = {
+            $n = if ($_ -eq 'big') { 60000 } else { 10 }
+            & ([scriptblock]::Create($make)) $_ $n
+            "spills: $(@(Get-ChildItem -LiteralPath (Join-Path $cp 'chunks') -Filter 'spill-*').Count)"
+        }
+        $null = 'small', 'big' | Start-ResumableBatch -Path $cp -ThrottleLimit 2 -Variable @{ make = $make; cp = $cp } $item
+        $null = 'small', 'big' | Start-ResumableBatch -Path "$cp-whole" -PassThru -ThrottleLimit 2 -Variable @{ make = $make; cp = "$cp-whole" } $item
+
+        $spilled = @(Receive-ResumableBatch $cp -Key big)
+        $whole = @(Receive-ResumableBatch "$cp-whole" -Key big)
+        $spilled.Count | Should -Be 60001
+        $spilled[-1] | Should -Be 'spills: 1' -Because 'the big result was on disk while the item ran'
+        $whole[-1] | Should -Be 'spills: 0'
+        $a = $spilled[0..59999] | ForEach-Object { $_ | ConvertTo-Json -Compress -Depth 3 }
+        $b = $whole[0..59999] | ForEach-Object { $_ | ConvertTo-Json -Compress -Depth 3 }
+        ($a -join "`n") -ceq ($b -join "`n") | Should -BeTrue -Because 'Receive-ResumableBatch reads a spilled result exactly as a whole one'
+        $spilled[1].T | Should -BeExactly 'x_y<z>&'
+        @(Receive-ResumableBatch $cp -Key small)[-1] | Should -Be 'spills: 0' -Because 'a small result stays in memory'
+        (Get-Spill $cp).Count | Should -Be 0 -Because 'a spill is deleted once its chunk is saved'
+        (Get-ResumableBatch $cp).Done | Should -Be 2
+    }
+
+    It 'leaves no spill file when the big key fails, records it failed, and records it whole on -RetryFailed' {
+        $item = { & ([scriptblock]::Create($make)) $_ 30000; if (-not $ok) { throw 'late failure' } }
+        $null = 'big' | Start-ResumableBatch -Path $cp -Variable @{ make = $make; ok = $false } $item -ErrorAction SilentlyContinue -ErrorVariable failures
+        $failures.Count | Should -Be 1
+        (Get-ResumableBatch $cp).Failed | Should -Be 1
+        (Get-Spill $cp).Count | Should -Be 0
+        @(Receive-ResumableBatch $cp).Count | Should -Be 0 -Because 'a failed key records none of its output'
+
+        $null = 'big' | Start-ResumableBatch -Path $cp -RetryFailed -Variable @{ make = $make; ok = $true } $item
+        @(Receive-ResumableBatch $cp).Count | Should -Be 30000
+        (Get-Spill $cp).Count | Should -Be 0
+    }
+}

@@ -6,6 +6,7 @@ using System.Linq;
 using System.Management.Automation;
 using System.Management.Automation.Runspaces;
 using ParallelMap.Engine;
+using ParallelMap.Engine.Checkpoint;
 
 namespace ParallelMap.Commands
 {
@@ -140,6 +141,9 @@ namespace ParallelMap.Commands
         /// <summary>When set, results are serialized to CliXml at this depth on the worker threads (see <see cref="ItemOutcome{TIn, TOut}.Attachment"/>).</summary>
         private protected virtual int? ResultSerializationDepth => null;
 
+        /// <summary>With <see cref="ResultSerializationDepth"/>: where a big item result is spilled as it is written (<see cref="RunspaceSetup.NewSpill"/>), or null to keep results whole.</summary>
+        private protected virtual Func<ResultSpill>? ResultSpillSource => null;
+
         /// <summary>The name the progress bar shows.</summary>
         protected virtual string ProgressActivity => MyInvocation.MyCommand.Name;
 
@@ -188,6 +192,7 @@ namespace ParallelMap.Commands
                     // Relative paths in the script resolve as they would in the caller (as ForEach-Object -Parallel does).
                     WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
                     ResultDepth = ResultSerializationDepth,
+                    NewSpill = ResultSpillSource,
                 };
                 var options = BuildOptions();
 
@@ -293,6 +298,7 @@ namespace ParallelMap.Commands
                 ScriptBlockVariables = scriptBlocks,
                 WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
                 ResultDepth = ResultSerializationDepth,
+                NewSpill = ResultSpillSource,
             };
             var options = BuildOptions();
             try
@@ -325,6 +331,7 @@ namespace ParallelMap.Commands
             {
                 ScriptBlockVariables = scriptBlocks,
                 ResultDepth = ResultSerializationDepth,
+                NewSpill = ResultSpillSource,
             };
             var remote = RemoteWorkerSource.For(setup, remotePool.Sessions, remotePool.PerSession, !NoComputerName, remotePool);
             var options = BuildOptions();

@@ -1,7 +1,5 @@
-using System.Collections;
 using System.Collections.Generic;
 using System.Management.Automation;
-using System.Text;
 using ParallelMap.Engine.Checkpoint;
 
 namespace ParallelMap.Commands
@@ -55,17 +53,7 @@ namespace ParallelMap.Commands
                 IEnumerable<CheckpointResult> results = Key is null ? CheckpointStore.ReadResults(path) : CheckpointStore.ReadResults(path, Key);
                 foreach (CheckpointResult r in results)
                 {
-                    object? value = PSSerializer.Deserialize(Encoding.UTF8.GetString(r.Payload));
-                    var items = new List<object?>();
-                    IEnumerable? e = LanguagePrimitives.GetEnumerable(value is PSObject p ? p.BaseObject : value);
-                    if (e is null)
-                    {
-                        items.Add(value);
-                    }
-                    else
-                    {
-                        foreach (object? o in e) items.Add(o);
-                    }
+                    List<object?> items = ResultSerializer.Deserialize(r.Payload);
 
                     if (IncludeKey)
                     {

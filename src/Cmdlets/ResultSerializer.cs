@@ -1,4 +1,6 @@
 using System;
+using System.Collections;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Management.Automation;
@@ -12,7 +14,9 @@ namespace ParallelMap.Commands
     /// thread, so the pipeline thread only records. A single string or integer (the common case of
     /// a batch that returns a status or a path) is written directly as the CliXml PowerShell itself
     /// writes for it, which costs a fraction of PSSerializer's per-call set-up; anything else goes
-    /// through PSSerializer, the same format Export-Clixml writes.
+    /// through PSSerializer, the same format Export-Clixml writes. A big result is written as
+    /// several such documents back to back (<see cref="SpillingResult"/>), which
+    /// <see cref="Deserialize"/> reads as one sequence.
     /// </summary>
     internal static class ResultSerializer
     {
@@ -23,6 +27,38 @@ namespace ParallelMap.Commands
         {
             if (results.Length == 1 && TryPrimitive(results[0], out string? xml)) return Encoding.UTF8.GetBytes(xml!);
             return Encoding.UTF8.GetBytes(PSSerializer.Serialize(results, depth));
+        }
+
+        /// <summary>
+        /// A recorded payload's objects, in the order they were written: each CliXml document in
+        /// it, one after another. Splitting at the closing tag is safe: in CliXml text, '&lt;' is
+        /// always escaped, so "&lt;/Objs&gt;" appears only where a document ends.
+        /// </summary>
+        internal static List<object?> Deserialize(byte[] payload)
+        {
+            string text = Encoding.UTF8.GetString(payload);
+            var items = new List<object?>();
+            int start = 0;
+            while (start < text.Length)
+            {
+                int end = text.IndexOf(Tail, start, StringComparison.Ordinal);
+                end = end < 0 ? text.Length : end + Tail.Length;
+                object? value = PSSerializer.Deserialize(text.Substring(start, end - start));
+                IEnumerable? e = LanguagePrimitives.GetEnumerable(value is PSObject p ? p.BaseObject : value);
+                if (e is null)
+                {
+                    items.Add(value);
+                }
+                else
+                {
+                    foreach (object? o in e) items.Add(o);
+                }
+
+                start = end;
+                while (start < text.Length && char.IsWhiteSpace(text[start])) start++;
+            }
+
+            return items;
         }
 
         private static bool TryPrimitive(object? value, out string? xml)

@@ -36,6 +36,13 @@ namespace ParallelMap.Commands
         /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
         internal int? ResultDepth { get; set; }
 
+        /// <summary>
+        /// With <see cref="ResultDepth"/>, when nothing needs an item's live outputs afterwards: where
+        /// a big result goes as it is written (<see cref="SpillingResult"/>); the outcome then carries
+        /// only its payload (bytes or the spill), not the objects.
+        /// </summary>
+        internal Func<ParallelMap.Engine.Checkpoint.ResultSpill>? NewSpill { get; set; }
+
         /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
         internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
 
@@ -97,6 +104,9 @@ namespace ParallelMap.Commands
         /// <summary>What the running item wrote so far, as it wrote it (see <see cref="OnOutput"/>).</summary>
         private readonly List<object?> _outputs = new List<object?>();
 
+        /// <summary>In a batch whose outputs are only recorded: the running item's result, serialized as it is written (else null).</summary>
+        private readonly SpillingResult? _result;
+
         /// <summary>The driver's context: the user's pipeline writes straight into the driver's output and error streams.</summary>
         private EngineIntrinsics? _driverContext;
 
@@ -113,6 +123,7 @@ namespace ParallelMap.Commands
         {
             _setup = setup;
             _relay = new Relay(this);
+            if (setup.ResultDepth is int depth && setup.NewSpill is not null) _result = new SpillingResult(depth, setup.NewSpill);
         }
 
         protected override void Begin()
@@ -294,6 +305,19 @@ namespace ParallelMap.Commands
         /// </summary>
         protected override void Process(object? input, ItemContext<object?> context)
         {
+            try
+            {
+                RunItem(input, context);
+            }
+            finally
+            {
+                // A result not handed on (a failure, a stop, a timeout) is dropped with its spill.
+                _result?.Dispose();
+            }
+        }
+
+        private void RunItem(object? input, ItemContext<object?> context)
+        {
             _context = context;
             _outputs.Clear();
             _relay.Caught = null;
@@ -304,7 +328,7 @@ namespace ParallelMap.Commands
 
                 // The pipeline writes into the driver's output (OnOutput); what Process still
                 // returns is kept too.
-                foreach (object? o in _pipe!.Process(input)) _outputs.Add(o);
+                foreach (object? o in _pipe!.Process(input)) Keep(o);
             }
             catch (Exception ex) when (Volatile.Read(ref _aborted) == 0)
             {
@@ -338,6 +362,12 @@ namespace ParallelMap.Commands
                 return;
             }
 
+            if (_result is not null)
+            {
+                context.Attachment = _result.Finish();
+                return;
+            }
+
             foreach (object? o in _outputs) context.Output(o);
             if (_setup.ResultDepth is int depth)
             {
@@ -345,6 +375,19 @@ namespace ParallelMap.Commands
             }
 
             _outputs.Clear();
+        }
+
+        /// <summary>Keeps one output of the running item: in its result being serialized, or with its outputs.</summary>
+        private void Keep(object? value)
+        {
+            if (_result is null)
+            {
+                _outputs.Add(value);
+            }
+            else
+            {
+                _result.Add(value);
+            }
         }
 
         /// <summary>What an exception that escaped the item's guard means for the item: null for success.</summary>
@@ -493,7 +536,11 @@ namespace ParallelMap.Commands
 
         private void OnOutput(object? value)
         {
-            if (_context is not null)
+            if (_context is not null && _result is not null)
+            {
+                _result.Add(value);
+            }
+            else if (_context is not null)
             {
                 _outputs.Add(value);
 
@@ -502,7 +549,8 @@ namespace ParallelMap.Commands
                 // being held until the item ends: two items of a million objects each would
                 // otherwise hold both millions. In an ordered run an item streams once it has its
                 // turn, and before that MayStream holds it back (waits) beyond a few thousand.
-                // Resumable batches record an item's results whole.
+                // A resumable batch serializes them as they come instead (SpillingResult), or,
+                // with -PassThru or -SaveScript, which need them alive, holds them whole.
                 if (_outputs.Count % StreamChunk == 0 && _setup.ResultDepth is null && _context.MayStream(_outputs.Count))
                 {
                     _context.Stream(_outputs.ToArray());

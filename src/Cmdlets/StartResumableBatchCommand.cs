@@ -168,6 +168,13 @@ namespace ParallelMap.Commands
 
         private protected override int? ResultSerializationDepth => SaveScript is null ? Depth : (int?)null;
 
+        /// <summary>
+        /// Where a big result goes as its item writes it, when only its payload is needed: not with
+        /// -PassThru or -SaveScript, which take the live objects (and so hold a key's whole result).
+        /// </summary>
+        private protected override Func<ResultSpill>? ResultSpillSource =>
+            PassThru || SaveScript is not null ? null : () => _session!.CreateSpill();
+
         /// <summary>Opens (or makes) the checkpoint, holding its lock, then starts the runspaces.</summary>
         protected override void BeginProcessing()
         {
@@ -404,10 +411,20 @@ namespace ParallelMap.Commands
 
         private protected override void OnItemOutcome(ItemOutcome<object?, object?> outcome)
         {
-            if (!_keysInFlight.TryGetValue(outcome.Sequence, out string? key)) return;
+            if (!_keysInFlight.TryGetValue(outcome.Sequence, out string? key))
+            {
+                (outcome.Attachment as ResultSpill)?.Dispose();
+                return;
+            }
+
             _keysInFlight.Remove(outcome.Sequence);
             switch (outcome.Status)
             {
+                case ItemStatus.Succeeded when outcome.Attachment is ResultSpill spill:
+                    // A big result, already on disk: the store copies it into the chunk.
+                    Save(() => _session!.RecordResult(key, spill));
+                    _done++;
+                    break;
                 case ItemStatus.Succeeded:
                     byte[] payload;
                     if (SaveScript is null)

@@ -13,6 +13,9 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string ChunkExtension = ".chunk";
         internal const string TempExtension = ".tmp";
 
+        /// <summary>A spilled result's file in the chunks folder: "spill-" (no leading digits, so never taken for a chunk number), a GUID, ".tmp".</summary>
+        internal const string SpillPrefix = "spill-";
+
         public CheckpointLayout(string folder)
         {
             Folder = Path.GetFullPath(folder);
@@ -50,6 +53,13 @@ namespace ParallelMap.Engine.Checkpoint
         public static string ChunkFileName(long number) => number.ToString("D8", System.Globalization.CultureInfo.InvariantCulture) + ChunkExtension;
 
         public string ChunkPath(long number) => Path.Combine(Chunks, ChunkFileName(number));
+
+        /// <summary>A new spill file's path (<see cref="ResultSpill"/>).</summary>
+        public string NewSpillPath() => Path.Combine(Chunks, SpillPrefix + System.Guid.NewGuid().ToString("N") + TempExtension);
+
+        /// <summary>Whether a chunks-folder entry's name is a spill file's.</summary>
+        public static bool IsSpillName(string fileName) =>
+            fileName.StartsWith(SpillPrefix, System.StringComparison.Ordinal) && fileName.EndsWith(TempExtension, System.StringComparison.Ordinal);
 
         /// <summary>The number a chunk-folder entry's name starts with, or -1; temporaries and hook litter count, so a number is never reused.</summary>
         public static long LeadingNumber(string fileName)

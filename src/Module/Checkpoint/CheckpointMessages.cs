@@ -38,6 +38,8 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string ChunkBadMagic = "it does not start with the chunk signature";
         internal const string ChunkTruncated = "it ends inside an entry";
         internal const string ChunkChecksum = "an entry fails its checksum";
+        internal const string ResultTooLarge = "The result is more than {0} bytes once serialized, the most one key can record: split the item into several keys.";
+        internal const string SpillChanged = "The spilled result '{0}' has {1} bytes where {2} were written.";
         internal const string ChunkBadLength = "an entry has an impossible length";
         internal const string ChunkKeyMismatch = "entry {0} holds key '{1}' but the journal says '{2}'";
         internal const string ChunkCountMismatch = "its header says {0} entries but the journal's chunk record says {1}";

@@ -42,7 +42,7 @@ namespace ParallelMap.Engine.Checkpoint
 
         /// <summary>
         /// Saves chunks on a thread of the session's own, so a full chunk's writes and fsyncs do not
-        /// hold up the caller: <see cref="CheckpointSession.RecordResult"/> hands the chunk over and
+        /// hold up the caller: <see cref="CheckpointSession.RecordResult(string, byte[])"/> hands the chunk over and
         /// returns, and its keys are done once the saver has saved it (the on-disk order, and so what a
         /// crash leaves, is the same). A failed background save is thrown by the next call into the
         /// session. At most two chunks are held: a full one waits for the one being saved. Ignored with

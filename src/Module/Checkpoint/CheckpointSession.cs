@@ -9,7 +9,7 @@ namespace ParallelMap.Engine.Checkpoint
     /// thread and waits for a call under way (including a save hook) to return.
     /// <para>
     /// The flow per item: <see cref="ShouldRun"/> (false: skip it, it is done or a failure not to
-    /// retry), run it, then <see cref="RecordResult"/> or <see cref="RecordFailure"/>. Results are
+    /// retry), run it, then <see cref="RecordResult(string, byte[])"/> or <see cref="RecordFailure"/>. Results are
     /// buffered into a chunk; the chunk is saved when it holds <see cref="CheckpointOptions.ChunkSize"/>
     /// results or <see cref="CheckpointOptions.ChunkMaxBytes"/> bytes, or when
     /// <see cref="CheckpointOptions.ChunkMaxAge"/> has passed (checked on every call and by
@@ -76,6 +76,20 @@ namespace ParallelMap.Engine.Checkpoint
         /// already done, throws <see cref="CheckpointErrorIds.DuplicateKey"/>.
         /// </summary>
         public abstract void RecordResult(string key, byte[] payload);
+
+        /// <summary>
+        /// A new, empty file for one key's result, written as it is made (<see cref="ResultSpill"/>).
+        /// Safe to call from any thread: it touches only the chunks folder, not the session's state.
+        /// </summary>
+        public abstract ResultSpill CreateSpill();
+
+        /// <summary>
+        /// Records <paramref name="key"/>'s result from a spill, which the session then owns (it
+        /// closes it, copies it into the chunk and deletes it once the chunk is durable). Otherwise
+        /// as <see cref="RecordResult(string, byte[])"/>; a spill counts toward
+        /// <see cref="CheckpointOptions.ChunkMaxBytes"/> by its length, so a big one is saved at once.
+        /// </summary>
+        public abstract void RecordResult(string key, ResultSpill spill);
 
         /// <summary>
         /// Records that <paramref name="key"/> failed, with its error text and the attempts made. The

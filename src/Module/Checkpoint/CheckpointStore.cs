@@ -307,7 +307,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 string name = Path.GetFileName(entry);
                 max = Math.Max(max, CheckpointLayout.LeadingNumber(name));
-                if (name.EndsWith(CheckpointLayout.ChunkExtension + CheckpointLayout.TempExtension, StringComparison.Ordinal))
+                if (name.EndsWith(CheckpointLayout.ChunkExtension + CheckpointLayout.TempExtension, StringComparison.Ordinal) || CheckpointLayout.IsSpillName(name))
                 {
                     temps.Add(entry);
                 }

@@ -105,13 +105,14 @@ namespace ParallelMap.Engine.Checkpoint
         private ChunkJob TakeChunk()
         {
             long number = _nextChunk++;
-            return new ChunkJob(number, _layout.ChunkPath(number), _bufferKeys.ToArray(), _bufferPayloads.ToArray());
+            return new ChunkJob(number, _layout.ChunkPath(number), _bufferKeys.ToArray(), _bufferPayloads.ToArray(), _bufferSpills.ToArray());
         }
 
         private void ClearBuffer()
         {
             _bufferKeys.Clear();
             _bufferPayloads.Clear();
+            _bufferSpills.Clear();
             _bufferBytes = 0;
             _oldestUnsaved = -1; // the chunk's save fsyncs the journal, covering every record appended before it
         }
@@ -123,7 +124,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 try
                 {
-                    _saveHook(job.Path, job.Payloads, job.Keys);
+                    _saveHook(job.Path, WholePayloads(job), job.Keys);
                 }
                 catch (Exception e)
                 {
@@ -149,13 +150,28 @@ namespace ParallelMap.Engine.Checkpoint
             else
             {
                 string temp = job.Path + CheckpointLayout.TempExtension;
-                ChunkFile.Write(temp, job.Keys, job.Payloads);
+                ChunkFile.Write(temp, job.Keys, job.Payloads, job.Spills);
                 _faultHook?.Invoke("chunk-written");
                 File.Move(temp, job.Path); // never over an existing file
                 DurableIo.SyncDirectory(_layout.Chunks);
             }
 
             _faultHook?.Invoke("chunk-renamed");
+
+            // The chunk holds their bytes durably now; a failure before here leaves them for Dispose.
+            foreach (ResultSpill? spill in job.Spills) spill?.Delete();
+        }
+
+        /// <summary>The payloads as a save hook takes them, spills read back whole (a hook gets byte arrays).</summary>
+        private static byte[][] WholePayloads(ChunkJob job)
+        {
+            var payloads = (byte[][])job.Payloads.Clone();
+            for (int i = 0; i < payloads.Length; i++)
+            {
+                if (job.Spills[i] is ResultSpill spill) payloads[i] = File.ReadAllBytes(spill.FilePath);
+            }
+
+            return payloads;
         }
 
         /// <summary>The chunk's keys are done: its file and its journal records are durable. Under the gate.</summary>

@@ -44,6 +44,9 @@ namespace ParallelMap.Engine.Checkpoint
 
         private readonly List<byte[]> _bufferPayloads = new List<byte[]>();
 
+        /// <summary>Parallel to the payloads: the spill that holds an entry's payload instead (its byte array then empty), or null.</summary>
+        private readonly List<ResultSpill?> _bufferSpills = new List<ResultSpill?>();
+
         private long _bufferBytes;
 
         /// <summary>Clock reading when the oldest thing not yet fsynced was recorded; -1 when all is saved.</summary>
@@ -213,6 +216,44 @@ namespace ParallelMap.Engine.Checkpoint
                 throw new ArgumentNullException(nameof(payload));
             }
 
+            Buffer(key, payload, null);
+        }
+
+        public override ResultSpill CreateSpill() => new ResultSpill(_layout.NewSpillPath());
+
+        public override void RecordResult(string key, ResultSpill spill)
+        {
+            CheckKey(key);
+            if (spill is null)
+            {
+                throw new ArgumentNullException(nameof(spill));
+            }
+
+            try
+            {
+                spill.Seal();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed by its writer: its file is gone, so it holds no result to record.
+                throw new ArgumentException(CheckpointMessages.Format(CheckpointMessages.SpillChanged, spill.FilePath, 0, spill.Length), nameof(spill));
+            }
+
+            try
+            {
+                Buffer(key, Array.Empty<byte>(), spill);
+            }
+            catch
+            {
+                // Not taken (a duplicate key, a faulted session): the file is litter.
+                spill.Delete();
+                throw;
+            }
+        }
+
+        /// <summary>Adds a result to the chunk being filled (bytes, or a sealed spill with an empty byte array) and saves the chunk when it is full.</summary>
+        private void Buffer(string key, byte[] payload, ResultSpill? spill)
+        {
             lock (_gate)
             {
                 ThrowIfNotWritable();
@@ -226,7 +267,8 @@ namespace ParallelMap.Engine.Checkpoint
                 _keys[key] = s | KeyState.Seen | KeyState.ThisRun | KeyState.Outcome;
                 _bufferKeys.Add(key);
                 _bufferPayloads.Add(payload);
-                _bufferBytes += payload.Length;
+                _bufferSpills.Add(spill);
+                _bufferBytes += spill?.Length ?? payload.Length;
                 MarkUnsaved();
                 if (_bufferKeys.Count >= _chunkSize || _bufferBytes >= _chunkMaxBytes)
                 {
@@ -323,6 +365,8 @@ namespace ParallelMap.Engine.Checkpoint
                 }
                 finally
                 {
+                    // Before the lock goes: after it, the spills in the folder may be the next writer's.
+                    DeleteSpills();
                     _lockHandle?.Dispose();
                     _lockHandle = null;
                 }
@@ -330,6 +374,29 @@ namespace ParallelMap.Engine.Checkpoint
 
             // The saver has nothing left to do and only wakes to leave.
             _saver?.Join();
+        }
+
+        /// <summary>
+        /// Deletes the spill files left in the chunks folder: those buffered but never saved (their
+        /// keys re-run on resume), of a failed save, and of items that ended without recording.
+        /// Under the lock, so every spill there is this writer's own.
+        /// </summary>
+        private void DeleteSpills()
+        {
+            try
+            {
+                foreach (string entry in Directory.EnumerateFiles(_layout.Chunks, CheckpointLayout.SpillPrefix + "*"))
+                {
+                    if (CheckpointLayout.IsSpillName(System.IO.Path.GetFileName(entry))) DurableIo.TryDelete(entry);
+                }
+            }
+            catch (IOException)
+            {
+                // Only litter, deleted again when the checkpoint is next opened.
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
         }
 
         private static long StopwatchTicks()
@@ -390,7 +457,7 @@ namespace ParallelMap.Engine.Checkpoint
         private void AssertInvariants()
         {
             Debug.Assert(Monitor.IsEntered(_gate), "invariants are checked under the gate");
-            Debug.Assert(_bufferKeys.Count == _bufferPayloads.Count, "keys and payloads are parallel");
+            Debug.Assert(_bufferKeys.Count == _bufferPayloads.Count && _bufferKeys.Count == _bufferSpills.Count, "keys, payloads and spills are parallel");
             Debug.Assert(_faulted || _bufferKeys.Count < _chunkSize, "a full chunk is saved at once");
             Debug.Assert(_bufferKeys.Count == 0 || _oldestUnsaved >= 0, "buffered results have an age");
             Debug.Assert(_doneCount >= 0 && _failedCount >= 0, "counts are not negative");
