@@ -8,8 +8,15 @@ namespace ParallelMap.Engine
     // Failed attempts: scheduling a retry after its backoff, and releasing retries that are due.
     public sealed partial class ParallelEngine<TIn, TOut>
     {
-        /// <summary>A failed or timed-out attempt: schedule a retry, or report it final (claim held).</summary>
-        private void FailAttempt(WorkerSlot<TIn, TOut>? slot, WorkEntry e, ItemStatus status, Exception error, TimeSpan duration, int workerId)
+        /// <summary>How long a retry waits for a worker of another site before any worker may take it.</summary>
+        private static readonly TimeSpan AvoidSiteWindow = TimeSpan.FromSeconds(2);
+
+        /// <summary>
+        /// A failed or timed-out attempt: schedule a retry, or report it final (claim held). The
+        /// retry remembers <paramref name="site"/>, the site of the worker the attempt ran on
+        /// (<see cref="Worker{TIn, TOut}.Site"/>), so that it prefers another.
+        /// </summary>
+        private void FailAttempt(WorkerSlot<TIn, TOut>? slot, WorkEntry e, ItemStatus status, Exception error, TimeSpan duration, int workerId, int site)
         {
             // An attempt that already passed outputs on is final: a retry would pass them on twice.
             bool retryable = (status == ItemStatus.Failed || _options.RetryTimedOut) && !e.OutputsStreamed;
@@ -17,6 +24,8 @@ namespace ParallelMap.Engine
             {
                 (e.PreviousErrors ??= new List<Exception>()).Add(error);
                 e.DueTicks = _clock.ElapsedTicks + (long)(_backoff.Delay(e.Attempts).TotalSeconds * Stopwatch.Frequency);
+                e.AvoidSite = site;
+                e.AvoidUntilTicks = e.DueTicks + (long)(AvoidSiteWindow.TotalSeconds * Stopwatch.Frequency);
                 bool scheduled = false;
                 lock (_lock)
                 {

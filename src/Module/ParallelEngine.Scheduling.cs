@@ -112,7 +112,17 @@ namespace ParallelMap.Engine
                     if (_input.Count > 0)
                     {
                         int n = TakeCountLocked();
-                        WorkEntry first = _input.Dequeue();
+                        WorkEntry? first = TakeFirstForSiteLocked(slot);
+                        if (first is null)
+                        {
+                            // Only retries left to workers of other sites are queued: let those
+                            // workers have them, and look again soon (their window closes).
+                            _workerWait.WakeAll(_lock);
+                            _workerWait.ParkLocked(_lock, SiteWaitMilliseconds);
+                            continue;
+                        }
+
+                        n = Math.Min(n, _input.Count + 1);
                         lock (slot.Sync)
                         {
                             if (slot.Aborted)
@@ -138,6 +148,53 @@ namespace ParallelMap.Engine
             {
                 Monitor.Exit(_lock);
             }
+        }
+
+        /// <summary>How long a worker that left every queued item to other sites waits before it looks again.</summary>
+        private const int SiteWaitMilliseconds = 50;
+
+        /// <summary>
+        /// The queue's first item this worker should take (lock held): an item whose last attempt
+        /// failed at this worker's site is left, within its window, to the workers of another
+        /// site while one is live. Null when only such items are queued. Items passed over go
+        /// back to the head in their order; this is rare (retries only) and short.
+        /// </summary>
+        private WorkEntry? TakeFirstForSiteLocked(WorkerSlot<TIn, TOut> slot)
+        {
+            Debug.Assert(Monitor.IsEntered(_lock));
+            WorkEntry first = _input.Dequeue();
+            int site = slot.Worker?.Site ?? 0;
+            if (site == 0 || !LeavesToOtherSiteLocked(first, site)) return first;
+
+            var passed = new List<WorkEntry> { first };
+            WorkEntry? pick = null;
+            while (_input.Count > 0)
+            {
+                WorkEntry next = _input.Dequeue();
+                if (LeavesToOtherSiteLocked(next, site))
+                {
+                    passed.Add(next);
+                    continue;
+                }
+
+                pick = next;
+                break;
+            }
+
+            RequeueFirstLocked(passed);
+            return pick;
+        }
+
+        /// <summary>Whether a worker of <paramref name="site"/> leaves <paramref name="e"/> to another site's worker (lock held).</summary>
+        private bool LeavesToOtherSiteLocked(WorkEntry e, int site)
+        {
+            if (e.AvoidSite != site || _clock.ElapsedTicks >= e.AvoidUntilTicks) return false;
+            foreach (WorkerSlot<TIn, TOut> other in _live)
+            {
+                if (!other.Aborted && other.Worker is Worker<TIn, TOut> w && w.Site != 0 && w.Site != site) return true;
+            }
+
+            return false;
         }
 
         /// <summary>Marks an item running on a slot (slot lock held).</summary>

@@ -29,6 +29,12 @@ namespace ParallelMap.Engine
             /// <summary>Set when an attempt passed outputs on before it ended: such an item is never retried.</summary>
             internal volatile bool OutputsStreamed;
 
+            /// <summary>The <see cref="Worker{TIn, TOut}.Site"/> its last attempt failed at (0: none): its retry prefers another.</summary>
+            internal int AvoidSite;
+
+            /// <summary>Until when (engine clock ticks) workers of <see cref="AvoidSite"/> leave the retry to others.</summary>
+            internal long AvoidUntilTicks;
+
             internal WorkEntry(long sequence, TIn input)
             {
                 Sequence = sequence;

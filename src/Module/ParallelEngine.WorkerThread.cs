@@ -191,7 +191,7 @@ namespace ParallelMap.Engine
                 if (claimed)
                 {
                     _sizer.Observe(ticks);
-                    if (error is not null) FailAttempt(slot, e, ItemStatus.Failed, error, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id);
+                    if (error is not null) FailAttempt(slot, e, ItemStatus.Failed, error, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id, slot.Worker?.Site ?? 0);
                 }
 
                 if (flush) FlushPending(slot, mayWait: true);

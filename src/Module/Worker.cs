@@ -19,6 +19,14 @@ namespace ParallelMap.Engine
         /// <summary>The worker's number, from 1, unique within a run.</summary>
         public int Id { get; internal set; }
 
+        /// <summary>
+        /// Where the worker runs, when workers run in several places (a remote host each): an item
+        /// whose attempt failed at one site is retried at another if one has a worker, as GNU
+        /// parallel's --retries does (a host that fails an item tends to fail it again). 0, the
+        /// default, is no site: such workers never avoid an item.
+        /// </summary>
+        public int Site { get; protected set; }
+
         /// <summary>Cancelled when this worker is aborted (timeout or stop); it is discarded afterwards.</summary>
         public CancellationToken AbortToken => Slot?.AbortSource.Token ?? CancellationToken.None;
 
