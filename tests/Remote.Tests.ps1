@@ -145,6 +145,19 @@ Describe 'Invoke-ParallelMap -Session' {
         $ev[0].TargetObject | Should -Be 3
     }
 
+    It 'retries an item that failed on one host on another host' {
+        # host1 fails every item. A retry taken by host1's own worker (free first: its item
+        # failed at once) would fail again and for good; each must go to another host.
+        $s = Get-TestSession
+        $r = @(1..12 | Invoke-ParallelMap -Session $s -ThrottleLimit 1 -RetryCount 1 -RetryDelaySeconds 0 -ErrorVariable ev -ErrorAction SilentlyContinue {
+                if ($env:PARALLELMAP_HOST -eq 'host1') { throw "host1 cannot do $_" }
+                [pscustomobject]@{ I = $_; Host = $env:PARALLELMAP_HOST }
+            })
+        $ev.Count | Should -Be 0 -Because 'every item that failed on host1 succeeded on its retry elsewhere'
+        ($r.I | Sort-Object) | Should -Be (1..12)
+        $r.Host | Should -Not -Contain 'host1'
+    }
+
     It 'stops a remote item that runs past -TimeoutSeconds and goes on with a new worker' {
         $s = Get-TestSession 0
         $r = @(1..4 | Invoke-ParallelMap -Session $s -ThrottleLimit 1 -TimeoutSeconds 3 { if ($_ -eq 2) { Start-Sleep -Seconds 120 }; $_ } -ErrorVariable ev -ErrorAction SilentlyContinue)
@@ -295,6 +308,24 @@ Describe 'Invoke-ParallelRun and Start-ResumableBatch -Session' {
         finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore }
     }
 
+    It 'keeps the host of each done key in the checkpoint, also of a key that returned nothing' {
+        $d = New-TempFolder
+        try {
+            $cp = Join-Path $d 'cp'
+            $null = 'quiet', 'loud' | Start-ResumableBatch -Path $cp -Session (Get-TestSession 0) { if ($_ -eq 'loud') { 'said' } }
+            $saved = @(Receive-ResumableBatch $cp -IncludeKey | Sort-Object Key)
+            $saved.Key | Should -Be 'loud', 'quiet'
+            $saved.ComputerName | Should -Be '127.0.0.1', '127.0.0.1'
+            @($saved[1].Result).Count | Should -Be 0
+            $saved[0].Result | Should -Be 'said'
+
+            $local = Join-Path $d 'local'
+            $null = 'a' | Start-ResumableBatch -Path $local { $null = $_ }
+            (Receive-ResumableBatch $local -IncludeKey).ComputerName | Should -BeNullOrEmpty -Because 'a key run on this machine names no host'
+        }
+        finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore }
+    }
+
     It 'records every key once when the coordinator is killed and the batch resumed, keeping each result''s host' {
         $d = New-TempFolder
         $cp = Join-Path $d 'cp'
@@ -331,6 +362,7 @@ Import-Module '$((Get-Module LoopbackSshd).Path)'
             ($saved.Key | Sort-Object -Unique).Count | Should -Be 120 -Because 'every key is recorded exactly once'
             foreach ($x in $saved) { $x.Result | Should -Be ('r-' + $x.Key) }
             @($saved | Where-Object { $_.Result.PSComputerName -eq '127.0.0.1' }).Count | Should -Be 120 -Because 'each result keeps the host that made it'
+            @($saved | Where-Object { $_.ComputerName -eq '127.0.0.1' }).Count | Should -Be 120 -Because 'the checkpoint keeps the host of each key'
         }
         finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore }
     }

@@ -40,6 +40,12 @@ namespace ParallelMap.Commands
         /// <summary>An output or stream record of an item, as the caller gets it (a remote one tells its host).</summary>
         internal virtual object? Decorate(object? value) => value;
 
+        /// <summary>The worker's site (<see cref="ParallelMap.Engine.Worker{TIn, TOut}.Site"/>): a remote host's number, 0 for this machine.</summary>
+        internal virtual int Site => 0;
+
+        /// <summary>The host the worker runs on, as results name it (PSComputerName); null for this machine.</summary>
+        internal virtual string? ComputerName => null;
+
         /// <summary>The set-up of the pool this endpoint's channels come from (run once per channel, before the call's own), or null: no pool.</summary>
         internal virtual ProcessSetup? PoolSetup => null;
 

@@ -49,6 +49,9 @@ namespace ParallelMap.Commands
             _setup = setup;
             _source = source;
             _endpoint = endpoint;
+
+            // A failed item's retry prefers a worker of another host.
+            Site = endpoint.Site;
         }
 
         protected override void Begin() => StartChild();
@@ -111,13 +114,13 @@ namespace ParallelMap.Commands
                     if (kind == "f")
                     {
                         // The error the driver wrote was lost on the way: the item still failed.
-                        context.Fail(new ItemErrorsException(new[] { new ErrorRecord(new InvalidOperationException(Strings.ItemFailedId), Strings.ItemFailedId, ErrorCategory.NotSpecified, input) }, outputs));
+                        context.Fail(new ItemErrorsException(new[] { new ErrorRecord(new InvalidOperationException(ErrorIds.ItemFailedId), ErrorIds.ItemFailedId, ErrorCategory.NotSpecified, input) }, outputs));
                         break;
                     }
 
                     if (held is not null) context.Record(_endpoint.Decorate(held)!);
                     foreach (object? o in outputs) context.Output(o);
-                    if (_setup.ResultDepth is int depth) context.Attachment = ResultSerializer.Serialize(outputs, depth);
+                    if (_setup.ResultDepth is int depth) context.Attachment = ResultSerializer.WithOrigin(_endpoint.ComputerName, ResultSerializer.Serialize(outputs, depth));
                     break;
                 }
 
@@ -263,7 +266,7 @@ namespace ParallelMap.Commands
 
             if (host.ExitRequested)
             {
-                if (host.ExitCode != 0) context.Fail(new ProcessWorkerExitedException(pid, Strings.Format(ProcessStrings.ScriptExit, host.ExitCode)));
+                if (host.ExitCode != 0) context.Fail(new ProcessWorkerExitedException(pid, UserText.Format(Strings.ScriptExit, host.ExitCode)));
             }
             else if (died)
             {
@@ -406,11 +409,11 @@ namespace ParallelMap.Commands
                 {
                     string kind = Text(parts[0]);
                     if (kind == "r") return;
-                    if (kind == "b") throw new InvalidOperationException(Strings.Format(Strings.BeginBlockFailed, parts.Count > 1 ? Text(parts[1]) : string.Empty));
+                    if (kind == "b") throw new InvalidOperationException(UserText.Format(Strings.BeginBlockFailed, parts.Count > 1 ? Text(parts[1]) : string.Empty));
                 }
                 else if (next == DriverChannel.DriverFinished || next == DriverChannel.ProcessGone)
                 {
-                    throw new InvalidOperationException(Strings.Format(ProcessStrings.DriverNotReady, child.DriverFailure?.Message ?? child.DescribeExit()));
+                    throw new InvalidOperationException(UserText.Format(Strings.DriverNotReady, child.DriverFailure?.Message ?? child.DescribeExit()));
                 }
                 else if (next is not PSObject)
                 {

@@ -78,8 +78,8 @@ namespace ParallelMap.Commands
         /// <summary>The terminating error for a script block inside a <c>$using:</c> or <c>-Variable</c> value.</summary>
         internal static ErrorRecord NestedRecord(string what, string path, object? target) =>
             new ErrorRecord(
-                new ArgumentException(Strings.Format(Strings.NestedScriptBlock, what, path)),
-                Strings.NestedScriptBlockId,
+                new ArgumentException(UserText.Format(Strings.NestedScriptBlock, what, path)),
+                ErrorIds.NestedScriptBlockId,
                 ErrorCategory.InvalidArgument,
                 target);
 

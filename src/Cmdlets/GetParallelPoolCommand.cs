@@ -33,7 +33,7 @@ namespace ParallelMap.Commands
                 }
                 else
                 {
-                    WriteError(new ErrorRecord(new ItemNotFoundException(Strings.Format(PoolStrings.PoolNotFound, id)), PoolStrings.PoolNotFoundId, ErrorCategory.ObjectNotFound, id));
+                    WriteError(new ErrorRecord(new ItemNotFoundException(UserText.Format(Strings.PoolNotFound, id)), ErrorIds.PoolNotFoundId, ErrorCategory.ObjectNotFound, id));
                 }
             }
         }

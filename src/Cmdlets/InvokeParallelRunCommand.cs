@@ -7,34 +7,6 @@ using ParallelMap.Engine;
 
 namespace ParallelMap.Commands
 {
-    /// <summary>The summary Invoke-ParallelRun -PassThru returns.</summary>
-    public sealed class ParallelRunSummary
-    {
-        internal ParallelRunSummary(long total, long succeeded, long failed, long notRun, TimeSpan elapsed)
-        {
-            Total = total;
-            Succeeded = succeeded;
-            Failed = failed;
-            NotRun = notRun;
-            Elapsed = elapsed;
-        }
-
-        /// <summary>Script blocks or items run.</summary>
-        public long Total { get; }
-
-        /// <summary>Those that succeeded.</summary>
-        public long Succeeded { get; }
-
-        /// <summary>Those that failed or timed out.</summary>
-        public long Failed { get; }
-
-        /// <summary>Those that did not run to the end because the run stopped early.</summary>
-        public long NotRun { get; }
-
-        /// <summary>Wall time of the run.</summary>
-        public TimeSpan Elapsed { get; }
-    }
-
     /// <summary>
     /// <para type="synopsis">Runs several script blocks at once, or one script block per pipeline item, for their side effects.</para>
     /// </summary>
@@ -69,7 +41,7 @@ namespace ParallelMap.Commands
             bool hasInput = ReceivesInput;
             if (hasInput && ScriptBlock.Length > 1)
             {
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.SeveralBlocksWithInput), Strings.SeveralBlocksWithInputId, ErrorCategory.InvalidArgument, ScriptBlock));
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.SeveralBlocksWithInput), ErrorIds.SeveralBlocksWithInputId, ErrorCategory.InvalidArgument, ScriptBlock));
             }
 
             if (hasInput) return base.PrepareItemScript(usingValues);
@@ -83,7 +55,7 @@ namespace ParallelMap.Commands
                 // An empty one (comments, white space) is refused by ScriptPreparer; a null one here.
                 if (sb is null)
                 {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), ErrorIds.EmptyScriptBlockId, ErrorCategory.InvalidArgument, sb));
                 }
 
                 _blocks.Add(ScriptPreparer.RewriteUsing(sb, SessionState, usingValues));
@@ -159,7 +131,7 @@ namespace ParallelMap.Commands
         private ErrorRecord NameBlock(ErrorRecord e, int index)
         {
             string message = e.ErrorDetails?.Message ?? e.Exception?.Message ?? e.ToString();
-            e.ErrorDetails = new ErrorDetails(Strings.Format(Strings.BlockFailed, index + 1, ScriptBlock.Length, UserText.FirstLine(ScriptBlock[index]), message));
+            e.ErrorDetails = new ErrorDetails(UserText.Format(Strings.BlockFailed, index + 1, ScriptBlock.Length, UserText.FirstLine(ScriptBlock[index]), message));
             return e;
         }
 

@@ -46,8 +46,8 @@ namespace ParallelMap.Commands
             if (names.Count == 0) return;
             string list = string.Join(", ", names.Select(n => "$" + n));
             throw new CommandErrorException(new ErrorRecord(
-                new ArgumentException(Strings.Format(Strings.MandatoryParameterNotBound, list)),
-                Strings.MandatoryParameterNotBoundId,
+                new ArgumentException(UserText.Format(Strings.MandatoryParameterNotBound, list)),
+                ErrorIds.MandatoryParameterNotBoundId,
                 ErrorCategory.InvalidArgument,
                 scriptBlock));
         }

@@ -68,12 +68,12 @@ namespace ParallelMap.Commands
                 string? cleanup = CleanupScript is null ? null : ScriptPreparer.RewriteUsing(CleanupScript, SessionState, usingValues, allowEmpty: true);
                 if (Session is not null && MyInvocation.BoundParameters.ContainsKey(nameof(IdleTimeoutSeconds)))
                 {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(RemoteStrings.SessionConflict, nameof(IdleTimeoutSeconds), RemoteStrings.ConflictIdleTimeout)), RemoteStrings.SessionParameterConflictId, ErrorCategory.InvalidArgument, nameof(IdleTimeoutSeconds)));
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.SessionConflict, nameof(IdleTimeoutSeconds), Strings.ConflictIdleTimeout)), ErrorIds.SessionParameterConflictId, ErrorCategory.InvalidArgument, nameof(IdleTimeoutSeconds)));
                 }
 
                 var modules = new List<string>();
                 // A remote host imports modules from its own module path: the names go as given.
-                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? ParallelCommandBase.ResolveModule(this, name) : name);
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? RunspaceTemplate.ResolveModule(this, name) : name);
 
                 // The same template as a call's without -Pool, less the preferences: each call sets its own.
                 InitialSessionState iss = InitialSessionState.CreateDefault();
@@ -84,8 +84,8 @@ namespace ParallelMap.Commands
                 // As in a call: values shared by reference, script blocks rebound in each runspace
                 // (one bound to this runspace, run from the pool's threads, corrupts it), and
                 // script blocks inside shared values refused (ErrorId NestedScriptBlockNotSupported).
-                var scriptBlocks = SharedValues.Add(iss, ParallelCommandBase.VariableEntries(Variable), usingValues, SessionState);
-                ParallelCommandBase.AddFunctionEntries(iss, InvokeCommand, Function);
+                var scriptBlocks = SharedValues.Add(iss, RunspaceTemplate.VariableEntries(Variable), usingValues, SessionState);
+                RunspaceTemplate.AddFunctionEntries(iss, InvokeCommand, Function);
                 iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
                 TimeSpan? idle = IdleTimeoutSeconds > 0 ? TimeSpan.FromSeconds(IdleTimeoutSeconds) : (TimeSpan?)null;
                 RemotePool? remote = Session is null ? null : MakeRemote(iss, modules, init, cleanup, scriptBlocks);

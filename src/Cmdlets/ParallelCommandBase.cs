@@ -15,19 +15,8 @@ namespace ParallelMap.Commands
     /// of a parallel run, the runspace setup, the engine, and the translation of outcomes and
     /// worker records into writes, which all happen on the pipeline thread.
     /// </summary>
-    public abstract class ParallelCommandBase : PSCmdlet, IDisposable, IEngineSink<object?, object?>
+    public abstract partial class ParallelCommandBase : PSCmdlet, IDisposable, IEngineSink<object?, object?>
     {
-        private static readonly HashSet<string> ReservedNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
-        {
-            "_", "PSItem", "args", "input", "this", "true", "false", "null", "Error", "Host", "PID", "PSVersionTable",
-            "HOME", "PSHOME", "ExecutionContext", "MyInvocation", "PSBoundParameters", "PSCmdlet", "PSScriptRoot",
-            "PSCommandPath", "Matches", "LASTEXITCODE", "ShellId", "StackTrace", "Event", "EventArgs", "EventSubscriber",
-            "Sender", "ForEach", "NestedPromptLevel", "PSDebugContext", "PSSenderInfo", "Profile", "PWD", "IsLinux",
-            "IsMacOS", "IsWindows", "IsCoreCLR", "ConsoleFileName", "EnabledExperimentalFeatures", "PSCulture", "PSUICulture",
-            "PSEdition", "Switch", "ErrorActionPreference", "WarningPreference", "VerbosePreference", "DebugPreference",
-            "InformationPreference", "ProgressPreference", "ConfirmPreference", "WhatIfPreference",
-        };
-
         private readonly object _disposeLock = new object();
         private ParallelEngine<object?, object?>? _engine;
         private DateTime _lastProgress = DateTime.MinValue;
@@ -183,7 +172,7 @@ namespace ParallelMap.Commands
 
                 var modules = new List<string>();
                 // A remote host imports modules from its own module path: the names go as given.
-                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? ResolveModule(this, name) : name);
+                foreach (string name in Module ?? Array.Empty<string>()) modules.Add(Session is null ? RunspaceTemplate.ResolveModule(this, name) : name);
                 var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, init, cleanup)
                 {
                     Modules = modules,
@@ -245,113 +234,11 @@ namespace ParallelMap.Commands
                 // PowerShell's own pipeline threads get 10 MB: deep recursion in scripts needs it.
                 WorkerStackSize = 10 * 1024 * 1024,
                 ThreadNamePrefix = "ParallelMap runspace",
-                ErrorPolicy = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue) == ActionPreference.Stop ? ErrorPolicy.Stop : ErrorPolicy.Continue,
+                ErrorPolicy = CallerPreferences.EffectivePreference(this, "ErrorAction", "ErrorActionPreference", ActionPreference.Continue) == ActionPreference.Stop ? ErrorPolicy.Stop : ErrorPolicy.Continue,
             };
             if (TimeoutSeconds > 0) o.ItemTimeout = TimeSpan.FromSeconds(TimeoutSeconds);
             if (TotalCount >= 0) o.TotalHint = TotalCount;
             return o;
-        }
-
-        /// <summary>
-        /// A call with -Pool: refuses what belongs to the pool, reserves places (may wait, see
-        /// <see cref="ParallelPool"/>), and makes the engine on the pool's runspaces. The call's
-        /// variables and functions travel in an empty session whose entries each borrowed runspace
-        /// sets before the call's first item and removes after its last (<see cref="PooledRunspace"/>).
-        /// </summary>
-        private void BeginPooled(ParallelPool pool, string itemScript, Dictionary<string, object?> usingValues)
-        {
-            foreach (string name in new[] { nameof(Module), nameof(Function), nameof(InitializationScript), nameof(CleanupScript) })
-            {
-                if (MyInvocation.BoundParameters.ContainsKey(name))
-                {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.SettingBelongsToPool, name)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
-                }
-            }
-
-            // A pool's runspaces live in this process; a silent in-process run would defeat the
-            // very reason -Isolation Process was asked for.
-            foreach (string name in new[] { nameof(Isolation), nameof(MaxItemsPerWorker), nameof(MaxWorkerMemoryMB) })
-            {
-                if (MyInvocation.BoundParameters.ContainsKey(name))
-                {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.IsolationNotWithPool, name)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
-                }
-            }
-
-            bool throttleGiven = MyInvocation.BoundParameters.ContainsKey(nameof(ThrottleLimit));
-            if (throttleGiven && ThrottleLimit > pool.Size)
-            {
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(PoolStrings.ThrottleAbovePool, ThrottleLimit, pool.Size)), PoolStrings.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
-            }
-
-            if (pool.Remote is RemotePool remotePool)
-            {
-                BeginRemotePooled(pool, remotePool, itemScript, usingValues, throttleGiven);
-                return;
-            }
-
-            InitialSessionState callSession = BuildSessionTemplate(usingValues, out var scriptBlocks, forPool: true);
-            var setup = new RunspaceSetup(pool.Template, itemScript, pool.InitializationScript, pool.CleanupScript)
-            {
-                Modules = pool.Modules,
-                PoolScriptBlockVariables = pool.ScriptBlockVariables,
-                ScriptBlockVariables = scriptBlocks,
-                WorkingDirectory = SessionState.Path.CurrentFileSystemLocation.ProviderPath,
-                ResultDepth = ResultSerializationDepth,
-                NewSpill = ResultSpillSource,
-            };
-            var options = BuildOptions();
-            try
-            {
-                _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, callSession, _stopSource.Token);
-            }
-            catch (ObjectDisposedException e)
-            {
-                throw new CommandErrorException(new ErrorRecord(new InvalidOperationException(e.Message, e), PoolStrings.PoolClosedId, ErrorCategory.ResourceUnavailable, pool));
-            }
-            catch (OperationCanceledException)
-            {
-                throw new PipelineStoppedException();
-            }
-
-            options.ThrottleLimit = _lease.Throttle;
-            setup.Lender = _lease;
-            _progressId = Math.Abs(GetHashCode() % 100000) + 1;
-            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, new PooledWorkerSource(setup, _lease), this);
-        }
-
-        /// <summary>
-        /// A call on a pool made with -Session: its workers borrow the pool's connections to the
-        /// hosts (<see cref="RemotePool"/>), add the call's variables and preferences, and give
-        /// them back after the call's last item with those undone.
-        /// </summary>
-        private void BeginRemotePooled(ParallelPool pool, RemotePool remotePool, string itemScript, Dictionary<string, object?> usingValues, bool throttleGiven)
-        {
-            var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, null, null)
-            {
-                ScriptBlockVariables = scriptBlocks,
-                ResultDepth = ResultSerializationDepth,
-                NewSpill = ResultSpillSource,
-            };
-            var remote = RemoteWorkerSource.For(setup, remotePool.Sessions, remotePool.PerSession, !NoComputerName, remotePool);
-            var options = BuildOptions();
-            RemoteWorkerSource.Tune(options, BatchSize);
-            try
-            {
-                _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, InitialSessionState.Create(), _stopSource.Token);
-            }
-            catch (ObjectDisposedException e)
-            {
-                throw new CommandErrorException(new ErrorRecord(new InvalidOperationException(e.Message, e), PoolStrings.PoolClosedId, ErrorCategory.ResourceUnavailable, pool));
-            }
-            catch (OperationCanceledException)
-            {
-                throw new PipelineStoppedException();
-            }
-
-            options.ThrottleLimit = _lease.Throttle;
-            _progressId = Math.Abs(GetHashCode() % 100000) + 1;
-            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, remote, this);
         }
 
         private InitialSessionState BuildSessionTemplate(Dictionary<string, object?> usingValues, out IReadOnlyList<KeyValuePair<string, string>> scriptBlocks, bool forPool = false)
@@ -367,156 +254,15 @@ namespace ParallelMap.Commands
                 ModuleCommands.AddTo(iss);
             }
 
-            scriptBlocks = SharedValues.Add(iss, VariableEntries(Variable), usingValues, SessionState);
+            scriptBlocks = SharedValues.Add(iss, RunspaceTemplate.VariableEntries(Variable), usingValues, SessionState);
 
-            AddFunctionEntries(iss, InvokeCommand, Function);
+            RunspaceTemplate.AddFunctionEntries(iss, InvokeCommand, Function);
 
-            // Errors always travel to the caller, where its -ErrorAction and -ErrorVariable apply as
-            // for any cmdlet: inside the runspaces only Stop (an error fails the item) differs from
-            // Continue (the error is forwarded and the item goes on). SilentlyContinue there would
-            // hide them even from -ErrorVariable. The item's code sees the caller's
-            // $ErrorActionPreference Stop, as ForEach-Object's script block does, whatever
-            // -ErrorAction says; -ErrorAction Stop makes it Stop too, as in an advanced function.
-            ActionPreference errorAction = EffectivePreference("ErrorAction", "ErrorActionPreference", ActionPreference.Continue);
-            bool callerStops = SessionState.PSVariable.GetValue("ErrorActionPreference") is object eap
-                && LanguagePrimitives.TryConvertTo(eap, out ActionPreference callerPreference) && callerPreference == ActionPreference.Stop;
-            AddPreference(iss, "ErrorActionPreference", errorAction == ActionPreference.Stop || callerStops ? ActionPreference.Stop : ActionPreference.Continue);
-
-            // PowerShell 7.3+: with it $true a native program's non-zero exit code is an error
-            // (ProgramExitedWithNonZeroCode), terminating only under Stop, as in ForEach-Object.
-            if (SessionState.PSVariable.Get("PSNativeCommandUseErrorActionPreference") is PSVariable native)
-            {
-                iss.Variables.Add(new SessionStateVariableEntry(native.Name, native.Value, string.Empty));
-            }
-            AddPreference(iss, "WarningPreference", Captured("WarningVariable", EffectivePreference("WarningAction", "WarningPreference", ActionPreference.Continue)));
-            AddPreference(iss, "InformationPreference", Captured("InformationVariable", EffectivePreference("InformationAction", "InformationPreference", ActionPreference.SilentlyContinue)));
-            AddPreference(iss, "VerbosePreference", SwitchPreference("Verbose", "VerbosePreference"));
-            AddPreference(iss, "DebugPreference", SwitchPreference("Debug", "DebugPreference"));
-            AddPreference(iss, "ProgressPreference", EffectivePreference("ProgressAction", "ProgressPreference", ActionPreference.Continue));
+            CallerPreferences.AddStreamPreferences(iss, this);
             CallerPreferences.AddShouldProcess(iss, this);
             AddToSession(iss);
             iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
             return iss;
-        }
-
-        /// <summary>Refuses a -Variable name no script could reach, or a reserved one.</summary>
-        internal static void ValidateVariableName(string name)
-        {
-            if (name.Trim().Length == 0 || name.IndexOf(':') >= 0 || name.Trim().Length != name.Length)
-            {
-                // env:X or global:x would make a variable no script can reach.
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameInvalid, name)), Strings.VariableNameInvalidId, ErrorCategory.InvalidArgument, name));
-            }
-
-            if (ReservedNames.Contains(name) || name.StartsWith("__pm", StringComparison.OrdinalIgnoreCase))
-            {
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(Strings.VariableNameReserved, name)), Strings.VariableNameReservedId, ErrorCategory.InvalidArgument, name));
-            }
-        }
-
-        /// <summary>The -Variable entries by name, each name checked (ErrorIds VariableNameInvalid, VariableNameReserved).</summary>
-        internal static List<KeyValuePair<string, object?>> VariableEntries(Hashtable? variable)
-        {
-            var variables = new List<KeyValuePair<string, object?>>();
-            if (variable is null) return variables;
-            foreach (DictionaryEntry entry in variable)
-            {
-                string name = entry.Key?.ToString() ?? string.Empty;
-                ValidateVariableName(name);
-                variables.Add(new KeyValuePair<string, object?>(name, entry.Value));
-            }
-
-            return variables;
-        }
-
-        /// <summary>Adds the caller's functions named by -Function to a runspace template.</summary>
-        internal static void AddFunctionEntries(InitialSessionState iss, CommandInvocationIntrinsics invoke, string[]? names)
-        {
-            foreach (string name in names ?? Array.Empty<string>())
-            {
-                var fn = invoke.GetCommand(name, CommandTypes.Function | CommandTypes.Filter) as FunctionInfo;
-                if (fn is null)
-                {
-                    throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.FunctionNotFound, name)), Strings.FunctionNotFoundId, ErrorCategory.ObjectNotFound, name));
-                }
-
-                iss.Commands.Add(new SessionStateFunctionEntry(fn.Name, fn.Definition));
-            }
-        }
-
-        /// <summary>A module path stays a path (made absolute); a name must be known to Get-Module.</summary>
-        internal static string ResolveModule(PSCmdlet cmdlet, string name)
-        {
-            string candidate = name;
-            try
-            {
-                candidate = cmdlet.SessionState.Path.GetUnresolvedProviderPathFromPSPath(name);
-            }
-            catch (Exception)
-            {
-                // Not a path; treated as a module name below.
-            }
-
-            if (File.Exists(candidate) || Directory.Exists(candidate)) return candidate;
-            System.Collections.ObjectModel.Collection<PSObject> found;
-            try
-            {
-                found = cmdlet.InvokeCommand.InvokeScript("param($n) @(Get-Module -Name $n) + @(Get-Module -ListAvailable -Name $n)", true, PipelineResultTypes.None, null, name);
-            }
-            catch (RuntimeException)
-            {
-                // Get-Module refuses some names outright (a path that does not exist, say).
-                found = new System.Collections.ObjectModel.Collection<PSObject>();
-            }
-
-            if (found.Count == 0 || found[0] is null)
-            {
-                throw new CommandErrorException(new ErrorRecord(new ItemNotFoundException(Strings.Format(Strings.ModuleNotFound, name)), Strings.ModuleNotFoundId, ErrorCategory.ObjectNotFound, name));
-            }
-
-            // Imported by the path the caller's module came from: a module the caller loaded from a
-            // file outside PSModulePath is found by name only in the caller's session.
-            string? path = (found[0].BaseObject as PSModuleInfo)?.Path;
-            return path is not null && File.Exists(path) ? path : name;
-        }
-
-        private static void AddPreference(InitialSessionState iss, string name, ActionPreference value)
-        {
-            // No host answers a prompt inside a runspace: Inquire and the debugger's Break run on.
-            if (value == ActionPreference.Inquire || (int)value == 6) value = ActionPreference.Continue;
-            iss.Variables.Add(new SessionStateVariableEntry(name, value, string.Empty));
-        }
-
-        /// <summary>The caller's -XxxAction parameter if given, else its preference variable.</summary>
-        private ActionPreference EffectivePreference(string parameter, string variable, ActionPreference fallback)
-        {
-            if (MyInvocation.BoundParameters.TryGetValue(parameter, out object? bound) && bound is not null)
-            {
-                if (bound is ActionPreference ap) return ap;
-                if (LanguagePrimitives.TryConvertTo(bound, out ActionPreference converted)) return converted;
-            }
-
-            object? v = SessionState.PSVariable.GetValue(variable);
-            return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : fallback;
-        }
-
-        /// <summary>
-        /// With -WarningVariable or -InformationVariable, a silenced stream still has to reach the
-        /// caller, where SilentlyContinue records it into the variable without showing it.
-        /// </summary>
-        private ActionPreference Captured(string variableParameter, ActionPreference preference) =>
-            preference == ActionPreference.SilentlyContinue && MyInvocation.BoundParameters.ContainsKey(variableParameter) ? ActionPreference.Continue : preference;
-
-        /// <summary>-Verbose/-Debug map to Continue (or SilentlyContinue with :$false); else the preference variable.</summary>
-        private ActionPreference SwitchPreference(string parameter, string variable)
-        {
-            if (MyInvocation.BoundParameters.TryGetValue(parameter, out object? bound) && bound is SwitchParameter sw)
-            {
-                return sw.IsPresent ? ActionPreference.Continue : ActionPreference.SilentlyContinue;
-            }
-
-            object? v = SessionState.PSVariable.GetValue(variable);
-            return v is not null && LanguagePrimitives.TryConvertTo(v, out ActionPreference pref) ? pref : ActionPreference.SilentlyContinue;
         }
 
         /// <summary>Rebinds a piped script block; refuses (error, item not run) an item holding one.</summary>
@@ -537,11 +283,11 @@ namespace ParallelMap.Commands
             catch (WorkerFaultedException e)
             {
                 // A runspace that failed to start while input still came: the same error as at the end.
-                ThrowTerminatingError(WorkerFaultRecord(e));
+                ThrowTerminatingError(RunErrorRecords.ForWorkerFault(e, InitializationScript));
             }
             catch (AllWorkersLostException e)
             {
-                ThrowTerminatingError(AllSessionsLostRecord(e));
+                ThrowTerminatingError(RunErrorRecords.ForAllSessionsLost(e));
             }
 
             OnIdle();
@@ -557,33 +303,17 @@ namespace ParallelMap.Commands
             }
             catch (WorkerFaultedException e)
             {
-                ThrowTerminatingError(WorkerFaultRecord(e));
+                ThrowTerminatingError(RunErrorRecords.ForWorkerFault(e, InitializationScript));
             }
             catch (AllWorkersLostException e)
             {
-                ThrowTerminatingError(AllSessionsLostRecord(e));
+                ThrowTerminatingError(RunErrorRecords.ForAllSessionsLost(e));
             }
 
             // With every worker gone, the runspaces are back in the pool: its places can go too.
             if (Engine.Shutdown()) _lease?.Release();
             CompleteProgress();
         }
-
-        private ErrorRecord WorkerFaultRecord(WorkerFaultedException e)
-        {
-            if (e.DuringBegin)
-            {
-                Exception inner = e.InnerException ?? e;
-                var record = inner is ItemErrorsException items ? items.Records[0] : (inner as IContainsErrorRecord)?.ErrorRecord;
-                string message = record?.ErrorDetails?.Message ?? record?.Exception?.Message ?? inner.Message;
-                return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.InitializationFailed, message), inner), Strings.InitializationFailedId, ErrorCategory.InvalidOperation, InitializationScript);
-            }
-
-            return new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.WorkerFailed, e.InnerException?.Message), e), Strings.WorkerFailedId, ErrorCategory.InvalidOperation, null);
-        }
-
-        private static ErrorRecord AllSessionsLostRecord(AllWorkersLostException e) =>
-            new ErrorRecord(new InvalidOperationException(Strings.Format(RemoteStrings.AllSessionsLost, e.InnerException?.Message), e), RemoteStrings.AllSessionsLostId, ErrorCategory.ResourceUnavailable, null);
 
         /// <summary>Ctrl-C: stop everything at once; Dispose then waits (bounded) for the cleanup scripts.</summary>
         protected override void StopProcessing()
@@ -611,181 +341,5 @@ namespace ParallelMap.Commands
 
         /// <summary>Releases the run's resources; a derived cmdlet adds its own after the base's.</summary>
         protected virtual void DisposeResources() => _engine?.Dispose();
-
-        // ------------------------------------------------------------------ sink (pipeline thread)
-
-        /// <summary>True when items come from the pipeline or -InputObject; without either there is nothing to run per item.</summary>
-        private protected bool ReceivesInput => MyInvocation.ExpectingInput || MyInvocation.BoundParameters.ContainsKey("InputObject");
-
-        /// <summary>True once Ctrl-C (StopProcessing) came: nothing may be written any more.</summary>
-        private protected bool StopRequested => _stopping;
-
-        void IEngineSink<object?, object?>.OnOutcome(ItemOutcome<object?, object?> outcome)
-        {
-            // Outcomes still reach the cmdlet while stopping (a resumable batch records what
-            // finished); only the writes stop.
-            if (!_stopping)
-            {
-                for (int i = 0; i < outcome.PreviousErrors.Count; i++)
-                {
-                    WriteVerbose(Strings.Format(Strings.RetryingItem, outcome.Input, i + 1, outcome.PreviousErrors[i].Message));
-                }
-            }
-
-            if (outcome.Status != ItemStatus.NotRun) Pool?.CountItem();
-            OnItemOutcome(outcome);
-        }
-
-        /// <summary>What the cmdlet does with an item's outcome; the default writes outputs and errors.</summary>
-        private protected virtual void OnItemOutcome(ItemOutcome<object?, object?> outcome)
-        {
-            if (_stopping) return;
-            switch (outcome.Status)
-            {
-                case ItemStatus.Succeeded:
-                    WriteOutputs(outcome.Outputs);
-                    break;
-                case ItemStatus.Failed:
-                    // What the item wrote before it failed is passed on, as ForEach-Object -Parallel
-                    // does; a retried attempt's outputs never reach here (only the last attempt's).
-                    WriteOutputs(PartialOutputs(outcome));
-                    foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(e);
-                    break;
-                case ItemStatus.TimedOut:
-                    // Stopped midway by ParallelMap: its outputs are dropped (its runspace was
-                    // still writing them when the time ran out).
-                    foreach (ErrorRecord e in ItemErrorRecords(outcome)) WriteError(e);
-                    break;
-            }
-        }
-
-        /// <summary>Writes an item's outputs; Invoke-ParallelRun discards them.</summary>
-        private protected virtual void WriteOutputs(IReadOnlyList<object?> outputs)
-        {
-            foreach (object? o in outputs) WriteObject(o);
-        }
-
-        /// <summary>What a failed item wrote before its terminating error.</summary>
-        private protected static IReadOnlyList<object?> PartialOutputs(ItemOutcome<object?, object?> outcome) =>
-            (outcome.Error as ItemErrorsException)?.Outputs ?? Array.Empty<object?>();
-
-        /// <summary>
-        /// The error records of a failed item, ready for WriteError: each as PowerShell made it
-        /// (ErrorId, exception, category, position), with the item as target where it names none.
-        /// ParallelMap's own ids (ItemTimedOut, ItemFailed) only where ParallelMap decided the
-        /// failure, with the original exception inside.
-        /// </summary>
-        private protected IEnumerable<ErrorRecord> ItemErrorRecords(ItemOutcome<object?, object?> outcome)
-        {
-            if (outcome.Status == ItemStatus.TimedOut)
-            {
-                yield return new ErrorRecord(new TimeoutException(Strings.Format(Strings.ItemTimedOutNamed, UserText.DescribeItem(outcome.Input), TimeoutSeconds.ToString("0.###", System.Globalization.CultureInfo.CurrentCulture)), outcome.Error), Strings.ItemTimedOutId, ErrorCategory.OperationTimeout, outcome.Input);
-                yield break;
-            }
-
-            if (outcome.Error is ProcessWorkerExitedException exited)
-            {
-                yield return new ErrorRecord(exited, ProcessStrings.WorkerProcessExitedId, ErrorCategory.ResourceUnavailable, outcome.Input);
-                yield break;
-            }
-
-            if (outcome.Error is WorkerLostException lost)
-            {
-                yield return new ErrorRecord(lost, RemoteStrings.WorkerLostId, ErrorCategory.ResourceUnavailable, outcome.Input);
-                yield break;
-            }
-
-            if (outcome.Error is ItemErrorsException items)
-            {
-                foreach (ErrorRecord r in items.Records) yield return ErrorForwarding.ForCaller(r, outcome.Input, UserBlockOf(outcome.Input));
-                yield break;
-            }
-
-            Exception ex = outcome.Error ?? new InvalidOperationException();
-            ErrorRecord? inner = (ex as IContainsErrorRecord)?.ErrorRecord;
-            yield return inner is not null ? ErrorForwarding.ForCaller(inner, outcome.Input, UserBlockOf(outcome.Input)) : new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, outcome.Input);
-        }
-
-        void IEngineSink<object?, object?>.OnRecord(WorkerRecord<object?> record)
-        {
-            if (_stopping) return;
-            switch (record.Record)
-            {
-                case ErrorRecord e when record.IsItemRecord:
-                    // A non-terminating error of an item: written as it is; the item goes on.
-                    WriteError(ErrorForwarding.ForCaller(e, record.Input, UserBlockOf(record.Input)));
-                    break;
-                case ErrorRecord e:
-                    WriteError(new ErrorRecord(e.Exception, Strings.CleanupFailedId, e.CategoryInfo.Category, e.TargetObject));
-                    break;
-                case WarningRecord w:
-                    WriteWarning(w.Message);
-                    break;
-                case VerboseRecord v:
-                    WriteVerbose(v.Message);
-                    break;
-                case DebugRecord d:
-                    WriteDebug(d.Message);
-                    break;
-                case InformationRecord i:
-                    WriteInformation(i);
-                    break;
-                case ProgressRecord p:
-                    if (p.ParentActivityId < 0 && _progressShown) p.ParentActivityId = _progressId;
-                    WriteProgress(p);
-                    break;
-                case ItemOutputs<object?> outputs:
-                    // Outputs a big item passed on while it runs (RunspaceWorker streams them).
-                    WriteOutputs(outputs.Values);
-                    break;
-                case EndOutput o:
-                    WriteEndOutput(o.Value);
-                    break;
-                case Exception ex:
-                    WriteError(new ErrorRecord(ex, Strings.CleanupFailedId, ErrorCategory.CloseError, null));
-                    break;
-            }
-        }
-
-        /// <summary>An output of a per-runspace end block (or of the init/cleanup script).</summary>
-        private protected virtual void WriteEndOutput(object? value) => WriteObject(value);
-
-        void IEngineSink<object?, object?>.OnWait()
-        {
-            OnIdle();
-            MaybeWriteProgress();
-        }
-
-        /// <summary>Called on the pipeline thread while it waits for the runspaces (and after each submit).</summary>
-        private protected virtual void OnIdle()
-        {
-        }
-
-        // ------------------------------------------------------------------ progress
-
-        private void MaybeWriteProgress()
-        {
-            if (_stopping) return;
-            DateTime now = DateTime.UtcNow;
-            if ((now - _lastProgress).TotalMilliseconds < 200) return;
-            _lastProgress = now;
-            EngineProgress p = Engine.GetProgress();
-
-            // Short runs show no bar: it would only flicker.
-            if (!_progressShown && p.Elapsed.TotalSeconds < 1) return;
-            _progressShown = true;
-            var record = new ProgressRecord(_progressId, ProgressActivity, p.Total is long total
-                ? Strings.Format(Strings.ProgressStatus, p.Completed, total, p.Running, p.RatePerSecond)
-                : Strings.Format(Strings.ProgressStatusNoTotal, p.Completed, p.Running, p.RatePerSecond));
-            if (p.PercentComplete is int pc) record.PercentComplete = pc;
-            if (p.EstimatedRemaining is TimeSpan eta) record.SecondsRemaining = (int)Math.Min(int.MaxValue, eta.TotalSeconds);
-            WriteProgress(record);
-        }
-
-        private void CompleteProgress()
-        {
-            if (!_progressShown) return;
-            WriteProgress(new ProgressRecord(_progressId, ProgressActivity, "Done") { RecordType = ProgressRecordType.Completed });
-        }
     }
 }

@@ -175,7 +175,7 @@ namespace ParallelMap.Commands
                 foreach (PoolLease l in _leases) nested |= l.CallerThreadId == thread;
                 while (true)
                 {
-                    if (_closed) throw new ObjectDisposedException(ToString(), PoolStrings.PoolClosed.Replace("{0}", Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                    if (_closed) throw new ObjectDisposedException(ToString(), Strings.PoolClosed.Replace("{0}", Id.ToString(System.Globalization.CultureInfo.InvariantCulture)));
                     int free = Size - _leased;
                     if (free > 0 || nested)
                     {

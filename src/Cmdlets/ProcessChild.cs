@@ -95,16 +95,16 @@ namespace ParallelMap.Commands
         /// <summary>How the process ended, for WorkerProcessExited: its exit code, and on Unix the signal that killed it.</summary>
         internal override string DescribeExit()
         {
-            if (!Process.WaitForExit(3000)) return Strings.Format(ProcessStrings.ConnectionBroken, DriverFailure?.Message ?? "unknown");
+            if (!Process.WaitForExit(3000)) return UserText.Format(Strings.ConnectionBroken, DriverFailure?.Message ?? "unknown");
             int code = Process.ExitCode;
             if (!RuntimeInformation.IsOSPlatform(OSPlatform.Windows) && code > 128 && code < 160)
             {
                 int signal = code - 128;
                 string name = signal switch { 9 => ", SIGKILL", 6 => ", SIGABRT", 11 => ", SIGSEGV", 15 => ", SIGTERM", 2 => ", SIGINT", _ => string.Empty };
-                return Strings.Format(ProcessStrings.ExitSignal, code, signal, name);
+                return UserText.Format(Strings.ExitSignal, code, signal, name);
             }
 
-            return Strings.Format(ProcessStrings.ExitCode, code);
+            return UserText.Format(Strings.ExitCode, code);
         }
 
         protected override void KillFarEnd()
@@ -180,7 +180,7 @@ namespace ParallelMap.Commands
 
             // A runspace closed the orderly way saw its child exit as it should: nothing to report.
             if (Runspace is not null && Runspace.RunspaceStateInfo.State != RunspaceState.Opened) return;
-            TransportExitHandler.ReportExit(transport, Process, ProcessStrings.ProcessEnded);
+            TransportExitHandler.ReportExit(transport, Process, Strings.ProcessEnded);
         }
 
         private bool HasExitedOrUnknown()

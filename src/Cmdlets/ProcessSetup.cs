@@ -85,8 +85,8 @@ namespace ParallelMap.Commands
                     if (bare is not null && t.IsInstanceOfType(bare))
                     {
                         throw new CommandErrorException(new ErrorRecord(
-                            new ArgumentException(Strings.Format(ProcessStrings.VariableNotSerializable, v.Name.StartsWith("__pmUsing_", StringComparison.Ordinal) ? "$using:" : v.Name, t.Name)),
-                            ProcessStrings.VariableNotSerializableId,
+                            new ArgumentException(UserText.Format(Strings.VariableNotSerializable, v.Name.StartsWith("__pmUsing_", StringComparison.Ordinal) ? "$using:" : v.Name, t.Name)),
+                            ErrorIds.VariableNotSerializableId,
                             ErrorCategory.InvalidArgument,
                             v.Name));
                     }

@@ -6,7 +6,7 @@ namespace ParallelMap.Commands
     internal sealed class ProcessWorkerExitedException : Exception
     {
         internal ProcessWorkerExitedException(int processId, string how)
-            : base(Strings.Format(ProcessStrings.WorkerProcessExited, processId, how))
+            : base(UserText.Format(Strings.WorkerProcessExited, processId, how))
         {
         }
     }

@@ -34,7 +34,7 @@ namespace ParallelMap.Commands
             {
                 if (bound.ContainsKey(name))
                 {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(ProcessStrings.ProcessIsolationRequired, name)), ProcessStrings.ProcessIsolationRequiredId, ErrorCategory.InvalidArgument, name));
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.ProcessIsolationRequired, name)), ErrorIds.ProcessIsolationRequiredId, ErrorCategory.InvalidArgument, name));
                 }
             }
         }

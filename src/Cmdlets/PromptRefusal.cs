@@ -23,8 +23,8 @@ namespace ParallelMap.Commands
         {
             if (!IsRefusedPrompt(record)) return null;
             string hostSaid = (HostExceptionIn(record.Exception) ?? record.Exception)?.Message ?? record.ToString();
-            var error = new PSInvalidOperationException(Strings.Format(Strings.ItemCannotPrompt, hostSaid), record.Exception);
-            return new ErrorRecord(error, Strings.ItemCannotPromptId, ErrorCategory.NotImplemented, input ?? record.TargetObject)
+            var error = new PSInvalidOperationException(UserText.Format(Strings.ItemCannotPrompt, hostSaid), record.Exception);
+            return new ErrorRecord(error, ErrorIds.ItemCannotPromptId, ErrorCategory.NotImplemented, input ?? record.TargetObject)
             {
                 ErrorDetails = new ErrorDetails(error.Message) { RecommendedAction = Strings.ItemCannotPromptAction },
             };

@@ -53,13 +53,16 @@ namespace ParallelMap.Commands
                 IEnumerable<CheckpointResult> results = Key is null ? CheckpointStore.ReadResults(path) : CheckpointStore.ReadResults(path, Key);
                 foreach (CheckpointResult r in results)
                 {
-                    List<object?> items = ResultSerializer.Deserialize(r.Payload);
+                    List<object?> items = ResultSerializer.Deserialize(r.Payload, out string? computerName);
 
                     if (IncludeKey)
                     {
                         var o = new PSObject();
                         o.Properties.Add(new PSNoteProperty("Key", r.Key));
                         o.Properties.Add(new PSNoteProperty("Result", items.Count == 1 ? items[0] : items.ToArray()));
+
+                        // The host that ran the key (Start-ResumableBatch -Session); null for this machine.
+                        o.Properties.Add(new PSNoteProperty("ComputerName", computerName));
                         WriteObject(o);
                     }
                     else

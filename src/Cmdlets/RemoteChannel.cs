@@ -71,9 +71,9 @@ namespace ParallelMap.Commands
 
         internal override string DescribeExit()
         {
-            if (IsGone && Runspace?.RunspaceStateInfo.Reason is null) return Strings.Format(RemoteStrings.SshClientEnded, _sshProcessId);
+            if (IsGone && Runspace?.RunspaceStateInfo.Reason is null) return UserText.Format(Strings.SshClientEnded, _sshProcessId);
             Exception? reason = Runspace?.RunspaceStateInfo.Reason ?? DriverFailure;
-            return Strings.Format(RemoteStrings.ConnectionBroke, reason?.Message ?? Runspace?.RunspaceStateInfo.State.ToString() ?? "not open");
+            return UserText.Format(Strings.ConnectionBroke, reason?.Message ?? Runspace?.RunspaceStateInfo.State.ToString() ?? "not open");
         }
 
         protected override void KillFarEnd()

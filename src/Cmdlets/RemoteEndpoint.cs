@@ -39,9 +39,14 @@ namespace ParallelMap.Commands
             _addComputerName = addComputerName;
         }
 
+        /// <summary>The session's number among the run's, from 1: each session is a site of its own.</summary>
+        internal override int Site => _slotIndex + 1;
+
+        internal override string? ComputerName => _slot.ComputerName;
+
         internal override DriverChannel NewChannel()
         {
-            if (_slot.IsLost) throw new WorkerLostException(Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName), placeLost: true, null);
+            if (_slot.IsLost) throw new WorkerLostException(UserText.Format(Strings.HostKnownLost, _slot.ComputerName), placeLost: true, null);
             return _pool?.TakeIdle(_slotIndex) ?? new RemoteChannel(_slot.Connection);
         }
 
@@ -75,7 +80,7 @@ namespace ParallelMap.Commands
                 }
             }
 
-            string why = last?.Message ?? Strings.Format(RemoteStrings.HostKnownLost, _slot.ComputerName);
+            string why = last?.Message ?? UserText.Format(Strings.HostKnownLost, _slot.ComputerName);
             throw LoseHost(why, emit, last);
         }
 
@@ -90,14 +95,14 @@ namespace ParallelMap.Commands
             while (!channel.IsDead && waited.ElapsedMilliseconds < 2000) Thread.Sleep(50);
             if (!channel.IsDead) return null;
             string why = channel.DescribeExit();
-            if (_slot.StartBroke() < BrokenStartsToLose) return new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, why), placeLost: false, channel.DriverFailure);
+            if (_slot.StartBroke() < BrokenStartsToLose) return new WorkerLostException(UserText.Format(Strings.ConnectionLost, _slot.ComputerName, why), placeLost: false, channel.DriverFailure);
             return LoseHost(why, emit, channel.DriverFailure);
         }
 
         /// <summary>Marks the host lost (the one caller that does so warns, once per run) and gives the loss of this place.</summary>
         private WorkerLostException LoseHost(string why, Action<object> emit, Exception? inner)
         {
-            string message = Strings.Format(RemoteStrings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
+            string message = UserText.Format(Strings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
             if (_slot.MarkLost()) emit(new WarningRecord(message));
             return new WorkerLostException(message, placeLost: true, inner);
         }
@@ -105,7 +110,7 @@ namespace ParallelMap.Commands
         internal override void Started() => _slot.StartWorked();
 
         internal override WorkerLostException? Lost(DriverChannel dead) =>
-            new WorkerLostException(Strings.Format(RemoteStrings.ConnectionLost, _slot.ComputerName, dead.DescribeExit()), placeLost: false, dead.DriverFailure);
+            new WorkerLostException(UserText.Format(Strings.ConnectionLost, _slot.ComputerName, dead.DescribeExit()), placeLost: false, dead.DriverFailure);
 
         /// <summary>
         /// Outputs get a PSComputerName note property, as Invoke-Command's do (unless the call
@@ -141,7 +146,7 @@ namespace ParallelMap.Commands
         private ErrorRecord OnHost(ErrorRecord record)
         {
             string message = record.ErrorDetails?.Message ?? record.Exception?.Message ?? string.Empty;
-            string prefix = Strings.Format(RemoteStrings.OnHost, _slot.ComputerName, string.Empty);
+            string prefix = UserText.Format(Strings.OnHost, _slot.ComputerName, string.Empty);
             if (message.StartsWith(prefix, StringComparison.Ordinal)) return record;
             var copy = new ErrorRecord(record, null) { ErrorDetails = new ErrorDetails(prefix + message) };
             if (record.ErrorDetails?.RecommendedAction is string action) copy.ErrorDetails.RecommendedAction = action;

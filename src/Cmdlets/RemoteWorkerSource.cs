@@ -49,15 +49,15 @@ namespace ParallelMap.Commands
         {
             foreach (var (name, why) in new[]
             {
-                ("Pool", RemoteStrings.ConflictPool),
-                ("Isolation", RemoteStrings.ConflictIsolation),
-                ("MaxItemsPerWorker", RemoteStrings.ConflictRecycle),
-                ("MaxWorkerMemoryMB", RemoteStrings.ConflictRecycle),
+                ("Pool", Strings.ConflictPool),
+                ("Isolation", Strings.ConflictIsolation),
+                ("MaxItemsPerWorker", Strings.ConflictRecycle),
+                ("MaxWorkerMemoryMB", Strings.ConflictRecycle),
             })
             {
                 if (bound.ContainsKey(name))
                 {
-                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.Format(RemoteStrings.SessionConflict, name, why)), RemoteStrings.SessionParameterConflictId, ErrorCategory.InvalidArgument, name));
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.SessionConflict, name, why)), ErrorIds.SessionParameterConflictId, ErrorCategory.InvalidArgument, name));
                 }
             }
         }

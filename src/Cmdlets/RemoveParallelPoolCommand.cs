@@ -33,7 +33,7 @@ namespace ParallelMap.Commands
                     ParallelPool? found = pools.Find(p => p.Id == id);
                     if (found is null)
                     {
-                        WriteError(new ErrorRecord(new ItemNotFoundException(Strings.Format(PoolStrings.PoolNotFound, id)), PoolStrings.PoolNotFoundId, ErrorCategory.ObjectNotFound, id));
+                        WriteError(new ErrorRecord(new ItemNotFoundException(UserText.Format(Strings.PoolNotFound, id)), ErrorIds.PoolNotFoundId, ErrorCategory.ObjectNotFound, id));
                         continue;
                     }
 
@@ -48,16 +48,16 @@ namespace ParallelMap.Commands
 
         private void Close(ParallelPool pool)
         {
-            if (!ShouldProcess(pool.ToString(), PoolStrings.RemoveAction)) return;
+            if (!ShouldProcess(pool.ToString(), Strings.RemoveAction)) return;
             foreach (object o in pool.Close())
             {
                 switch (o)
                 {
                     case ErrorRecord e:
-                        WriteError(new ErrorRecord(e.Exception, Strings.CleanupFailedId, ErrorCategory.CloseError, pool));
+                        WriteError(new ErrorRecord(e.Exception, ErrorIds.CleanupFailedId, ErrorCategory.CloseError, pool));
                         break;
                     case System.Exception ex:
-                        WriteError(new ErrorRecord(ex, Strings.CleanupFailedId, ErrorCategory.CloseError, pool));
+                        WriteError(new ErrorRecord(ex, ErrorIds.CleanupFailedId, ErrorCategory.CloseError, pool));
                         break;
                     default:
                         WriteObject(o);

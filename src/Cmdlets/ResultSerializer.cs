@@ -16,12 +16,20 @@ namespace ParallelMap.Commands
     /// writes for it, which costs a fraction of PSSerializer's per-call set-up; anything else goes
     /// through PSSerializer, the same format Export-Clixml writes. A big result is written as
     /// several such documents back to back (<see cref="SpillingResult"/>), which
-    /// <see cref="Deserialize"/> reads as one sequence.
+    /// <see cref="Deserialize(byte[])"/> reads as one sequence.
     /// </summary>
     internal static class ResultSerializer
     {
         private const string Head = "<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">";
         private const string Tail = "</Objs>";
+
+        /// <summary>
+        /// The comment a payload made on a remote host starts with, naming the host (escaped so it
+        /// holds no "--"). An XML comment before the document, so any CliXml reader, an older
+        /// Receive-ResumableBatch included, reads the payload as before.
+        /// </summary>
+        private const string OriginHead = "<!--PSComputerName=";
+        private const string OriginTail = "-->";
 
         internal static byte[] Serialize(object?[] results, int depth)
         {
@@ -30,15 +38,44 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>
+        /// A payload that says which host made it (<paramref name="computerName"/>; null: this
+        /// machine, the payload unchanged), so that a key's host is kept in the checkpoint even
+        /// when it returned nothing (its outputs carry PSComputerName too).
+        /// </summary>
+        internal static byte[] WithOrigin(string? computerName, byte[] payload)
+        {
+            if (computerName is null) return payload;
+            byte[] head = Encoding.UTF8.GetBytes(OriginHead + Uri.EscapeDataString(computerName).Replace("-", "%2D") + OriginTail);
+            var whole = new byte[head.Length + payload.Length];
+            Buffer.BlockCopy(head, 0, whole, 0, head.Length);
+            Buffer.BlockCopy(payload, 0, whole, head.Length, payload.Length);
+            return whole;
+        }
+
+        /// <summary>The host a payload names (<see cref="WithOrigin"/>), or null; <paramref name="start"/> is where its documents begin.</summary>
+        internal static string? OriginOf(string text, out int start)
+        {
+            start = 0;
+            if (!text.StartsWith(OriginHead, StringComparison.Ordinal)) return null;
+            int end = text.IndexOf(OriginTail, OriginHead.Length, StringComparison.Ordinal);
+            if (end < 0) return null;
+            start = end + OriginTail.Length;
+            return Uri.UnescapeDataString(text.Substring(OriginHead.Length, end - OriginHead.Length));
+        }
+
+        /// <summary>
         /// A recorded payload's objects, in the order they were written: each CliXml document in
         /// it, one after another. Splitting at the closing tag is safe: in CliXml text, '&lt;' is
         /// always escaped, so "&lt;/Objs&gt;" appears only where a document ends.
         /// </summary>
-        internal static List<object?> Deserialize(byte[] payload)
+        internal static List<object?> Deserialize(byte[] payload) => Deserialize(payload, out _);
+
+        /// <summary>As <see cref="Deserialize(byte[])"/>, with the host the payload names (null: this machine).</summary>
+        internal static List<object?> Deserialize(byte[] payload, out string? computerName)
         {
             string text = Encoding.UTF8.GetString(payload);
             var items = new List<object?>();
-            int start = 0;
+            computerName = OriginOf(text, out int start);
             while (start < text.Length)
             {
                 int end = text.IndexOf(Tail, start, StringComparison.Ordinal);

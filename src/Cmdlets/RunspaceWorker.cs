@@ -9,65 +9,6 @@ using ParallelMap.Engine;
 
 namespace ParallelMap.Commands
 {
-    /// <summary>What every runspace of one run shares: the session template and the scripts.</summary>
-    internal sealed class RunspaceSetup
-    {
-        internal RunspaceSetup(InitialSessionState template, string itemScript, string? initializationScript, string? cleanupScript)
-        {
-            Template = template;
-            ItemScript = itemScript;
-            InitializationScript = initializationScript;
-            CleanupScript = cleanupScript;
-        }
-
-        /// <summary>Variables (shared by reference), functions, modules and preferences; cloned per runspace.</summary>
-        internal InitialSessionState Template { get; }
-
-        /// <summary>The per-item script, with the item code in its process block.</summary>
-        internal string ItemScript { get; }
-
-        internal string? InitializationScript { get; }
-
-        internal string? CleanupScript { get; }
-
-        /// <summary>Modules (resolved paths or names) each runspace imports before the initialization script.</summary>
-        internal IReadOnlyList<string> Modules { get; set; } = Array.Empty<string>();
-
-        /// <summary>When set, each item's results are serialized (CliXml, this depth) on the worker's thread and attached to its outcome.</summary>
-        internal int? ResultDepth { get; set; }
-
-        /// <summary>
-        /// With <see cref="ResultDepth"/>, when nothing needs an item's live outputs afterwards: where
-        /// a big result goes as it is written (<see cref="SpillingResult"/>); the outcome then carries
-        /// only its payload (bytes or the spill), not the objects.
-        /// </summary>
-        internal Func<ParallelMap.Engine.Checkpoint.ResultSpill>? NewSpill { get; set; }
-
-        /// <summary>Variables whose value is a script block, as text: each runspace makes its own from it (see <see cref="CrossingScriptBlocks"/>).</summary>
-        internal IReadOnlyList<KeyValuePair<string, string>> ScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
-
-        /// <summary>
-        /// A pool's own script-block variables (its -Variable and $using: values), as text: made
-        /// in each of its runspaces as it opens, before its modules and initialization script,
-        /// and kept for the runspace's life.
-        /// </summary>
-        internal IReadOnlyList<KeyValuePair<string, string>> PoolScriptBlockVariables { get; set; } = Array.Empty<KeyValuePair<string, string>>();
-
-        /// <summary>The caller's current file-system location, where each runspace starts.</summary>
-        internal string? WorkingDirectory { get; set; }
-
-        /// <summary>For a call given -Pool, where runspaces are borrowed from; the template, modules and scripts are then the pool's.</summary>
-        internal IRunspaceLender? Lender { get; set; }
-    }
-
-    /// <summary>An output of a runspace's end block (a script with its own end block), not tied to any item.</summary>
-    internal sealed class EndOutput
-    {
-        internal EndOutput(object? value) => Value = value;
-
-        internal object? Value { get; }
-    }
-
     /// <summary>
     /// One runspace. Begin opens it on the worker's own thread (runspaces of one run open in
     /// parallel, and work starts on the first one ready) and runs the initialization script.
@@ -76,7 +17,7 @@ namespace ParallelMap.Commands
     /// invocation: each item then costs one <c>SteppablePipeline.Process</c> call, never a new
     /// invocation. End runs the cleanup script and closes the runspace, also after a stop.
     /// </summary>
-    internal sealed class RunspaceWorker : Worker<object?, object?>
+    internal sealed partial class RunspaceWorker : Worker<object?, object?>
     {
         private const string DriverScript = "param($__pmRelay, $__pmLoop, $__pmText)\n" +
             "$__pmBlock = [scriptblock]::Create($__pmText)\n" +
@@ -232,7 +173,7 @@ namespace ParallelMap.Commands
             if (_beginFailure is Exception begin)
             {
                 string message = (begin as RuntimeException)?.ErrorRecord?.Exception?.Message ?? begin.Message;
-                throw new InvalidOperationException(Strings.Format(Strings.BeginBlockFailed, message), begin);
+                throw new InvalidOperationException(UserText.Format(Strings.BeginBlockFailed, message), begin);
             }
         }
 
@@ -268,7 +209,7 @@ namespace ParallelMap.Commands
                 {
                     // Left to escape, it would reach the driver script as "Exception calling
                     // "Drive" with "3" argument(s)": say whose code failed, with its message.
-                    EmitRecord(EndBlockFailure(e));
+                    EmitRecord(ItemEndings.EndBlockFailure(e));
                     ended = Array.Empty<object>();
                 }
 
@@ -276,15 +217,6 @@ namespace ParallelMap.Commands
                 _pipe.Dispose();
                 _pipe = null;
             }
-        }
-
-        /// <summary>The error record of a throw in the user's end {} block, with the thrown message (the original exception inside).</summary>
-        private static ErrorRecord EndBlockFailure(Exception e)
-        {
-            ErrorRecord? inner = (e as IContainsErrorRecord)?.ErrorRecord;
-            string message = inner?.Exception?.Message ?? e.Message;
-            var record = new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.EndBlockFailed, message), e), Strings.CleanupFailedId, inner?.CategoryInfo.Category ?? ErrorCategory.NotSpecified, inner?.TargetObject);
-            return record;
         }
 
         private void OpenPipe()
@@ -346,7 +278,7 @@ namespace ParallelMap.Commands
                 }
 
                 _pipe = null;
-                failure = EscapedFailure(ex, input);
+                failure = ItemEndings.EscapedFailure(ex, input);
             }
             finally
             {
@@ -388,24 +320,6 @@ namespace ParallelMap.Commands
             {
                 _result.Add(value);
             }
-        }
-
-        /// <summary>What an exception that escaped the item's guard means for the item: null for success.</summary>
-        private static ErrorRecord? EscapedFailure(Exception ex, object? input)
-        {
-            // A labelled 'break' or 'continue' whose label no loop has ends the item, as an
-            // unlabelled one does (the one-pass loop around the item's code takes those).
-            string kind = ex.GetType().Name;
-            if (kind == "BreakException" || kind == "ContinueException") return null;
-            if (kind == "ExitException")
-            {
-                // 'exit' ends the item's script, as in a script file: 0 (or none) is success.
-                object? code = ex.GetType().GetProperty("Argument")?.GetValue(ex);
-                if (code is null || !LanguagePrimitives.TryConvertTo(code, out int exitCode) || exitCode == 0) return null;
-                return new ErrorRecord(new ItemExitedException(Strings.Format(Strings.ItemExited, exitCode), exitCode, ex), Strings.ItemExitedId, ErrorCategory.NotSpecified, input);
-            }
-
-            return (ex as IContainsErrorRecord)?.ErrorRecord ?? new ErrorRecord(ex, Strings.ItemFailedId, ErrorCategory.NotSpecified, input);
         }
 
         protected override void End()
@@ -575,26 +489,6 @@ namespace ParallelMap.Commands
             {
                 EmitRecord(record);
             }
-        }
-
-        /// <summary>The object the runspace's scripts call into. Public members only because PowerShell calls them.</summary>
-        public sealed class Relay
-        {
-            private readonly RunspaceWorker _worker;
-
-            internal Relay(RunspaceWorker worker) => _worker = worker;
-
-            internal ErrorRecord? Caught { get; set; }
-
-            /// <summary>Runs the item loop inside the driver invocation.</summary>
-            /// <param name="loop">The engine's loop.</param>
-            /// <param name="pipeFactory">A script block whose steppable pipeline runs the user's script.</param>
-            /// <param name="driverContext">The driver script's $ExecutionContext, whose streams the user's pipeline writes to.</param>
-            public void Drive(WorkLoop loop, ScriptBlock pipeFactory, EngineIntrinsics driverContext) => _worker.Drive(loop, pipeFactory, driverContext);
-
-            /// <summary>Records the terminating error that ended the current item's code.</summary>
-            /// <param name="error">The error.</param>
-            public void Fail(ErrorRecord error) => Caught ??= error;
         }
     }
 }

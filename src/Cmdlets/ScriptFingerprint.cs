@@ -1,6 +1,9 @@
 using System;
+using System.IO;
+using System.Management.Automation;
 using System.Management.Automation.Language;
 using System.Text;
+using ParallelMap.Engine.Checkpoint;
 
 namespace ParallelMap.Commands
 {
@@ -130,6 +133,31 @@ namespace ParallelMap.Commands
                 default:
                     return (token.TokenFlags & SpacingFreeFlags) != 0;
             }
+        }
+
+        /// <summary>
+        /// What this batch runs, as the checkpoint remembers it. Since version 2 the script blocks are
+        /// fingerprinted by their tokens (<see cref="ScriptFingerprint"/>), so comments and white space
+        /// do not count; a checkpoint made with version 1 (the exact text) resumes as long as the
+        /// text is unchanged, and keeps its version-1 fingerprint (the manifest is never rewritten).
+        /// </summary>
+        internal static string ForBatch(string path, ScriptBlock scriptBlock, string parameterSet, string? keyProperty, ScriptBlock? keyScript, bool restart)
+        {
+            string keyScriptText = keyScript?.ToString() ?? string.Empty;
+            string current = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/2", Normalize(scriptBlock.ToString()), parameterSet, keyProperty ?? string.Empty, keyScript is null ? string.Empty : Normalize(keyScriptText));
+            if (restart || !File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName))) return current;
+            string stored;
+            try
+            {
+                stored = CheckpointStore.ReadManifest(path).Fingerprint;
+            }
+            catch (CheckpointException)
+            {
+                return current; // Open reports what is wrong with it.
+            }
+
+            string version1 = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", scriptBlock.ToString(), parameterSet, keyProperty ?? string.Empty, keyScriptText);
+            return string.Equals(stored, version1, StringComparison.Ordinal) ? version1 : current;
         }
     }
 }

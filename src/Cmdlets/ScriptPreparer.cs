@@ -70,15 +70,15 @@ namespace ParallelMap.Commands
                     break;
                 default:
                     throw new CommandErrorException(new ErrorRecord(
-                        new ArgumentException(Strings.Format(Strings.UnsupportedScriptBlock, root?.GetType().Name ?? "null")),
-                        Strings.UnsupportedScriptBlockId,
+                        new ArgumentException(UserText.Format(Strings.UnsupportedScriptBlock, root?.GetType().Name ?? "null")),
+                        ErrorIds.UnsupportedScriptBlockId,
                         ErrorCategory.InvalidArgument,
                         scriptBlock));
             }
 
             if (!allowEmpty && IsEmpty(body, functionParameters))
             {
-                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), Strings.EmptyScriptBlockId, ErrorCategory.InvalidArgument, scriptBlock));
+                throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.EmptyScriptBlock), ErrorIds.EmptyScriptBlockId, ErrorCategory.InvalidArgument, scriptBlock));
             }
 
             var edits = new List<(int Start, int Length, string Replacement)>();
@@ -98,8 +98,8 @@ namespace ParallelMap.Commands
                     if (found is null)
                     {
                         throw new CommandErrorException(new ErrorRecord(
-                            new ItemNotFoundException(Strings.Format(Strings.UsingVariableNotDefined, name)),
-                            Strings.UsingVariableNotDefinedId,
+                            new ItemNotFoundException(UserText.Format(Strings.UsingVariableNotDefined, name)),
+                            ErrorIds.UsingVariableNotDefinedId,
                             ErrorCategory.ObjectNotFound,
                             name));
                     }
@@ -426,12 +426,4 @@ namespace ParallelMap.Commands
         }
     }
 
-    /// <summary>A terminating error found while preparing the run; the cmdlet throws its record.</summary>
-    internal sealed class CommandErrorException : Exception
-    {
-        internal CommandErrorException(ErrorRecord record)
-            : base(record.Exception.Message, record.Exception) => Record = record;
-
-        internal ErrorRecord Record { get; }
-    }
 }

@@ -42,16 +42,16 @@ namespace ParallelMap.Commands
         /// <summary>Refuses a session that cannot run work (ErrorId SessionNotUsable), before any item runs.</summary>
         internal static SessionSlot Check(PSSession? session)
         {
-            if (session is null) throw new CommandErrorException(new ErrorRecord(new ArgumentNullException("Session", RemoteStrings.SessionNull), RemoteStrings.SessionNotUsableId, ErrorCategory.InvalidArgument, null));
+            if (session is null) throw new CommandErrorException(new ErrorRecord(new ArgumentNullException("Session", Strings.SessionNull), ErrorIds.SessionNotUsableId, ErrorCategory.InvalidArgument, null));
             string? why = null;
             RunspaceState state = session.Runspace.RunspaceStateInfo.State;
-            if (state != RunspaceState.Opened) why = Strings.Format(RemoteStrings.StateNotOpened, state);
-            else if (session.Runspace.ConnectionInfo is null) why = RemoteStrings.NoConnectionInfo;
+            if (state != RunspaceState.Opened) why = UserText.Format(Strings.StateNotOpened, state);
+            else if (session.Runspace.ConnectionInfo is null) why = Strings.NoConnectionInfo;
             if (why is not null)
             {
                 throw new CommandErrorException(new ErrorRecord(
-                    new InvalidOperationException(Strings.Format(RemoteStrings.SessionNotUsable, session.Name, session.ComputerName, why)),
-                    RemoteStrings.SessionNotUsableId,
+                    new InvalidOperationException(UserText.Format(Strings.SessionNotUsable, session.Name, session.ComputerName, why)),
+                    ErrorIds.SessionNotUsableId,
                     ErrorCategory.InvalidArgument,
                     session));
             }

@@ -11,46 +11,6 @@ using ParallelMap.Engine.Checkpoint;
 
 namespace ParallelMap.Commands
 {
-    /// <summary>The summary Start-ResumableBatch returns at the end of a run.</summary>
-    public sealed class ResumableBatchResult
-    {
-        internal ResumableBatchResult(string path, long total, long done, long failed, long skipped, long rejected, long pending, TimeSpan elapsed)
-        {
-            Path = path;
-            Total = total;
-            Done = done;
-            Failed = failed;
-            Skipped = skipped;
-            Rejected = rejected;
-            Pending = pending;
-            Elapsed = elapsed;
-        }
-
-        /// <summary>The checkpoint folder.</summary>
-        public string Path { get; }
-
-        /// <summary>Items seen in this run.</summary>
-        public long Total { get; }
-
-        /// <summary>Items of this run whose results were saved.</summary>
-        public long Done { get; }
-
-        /// <summary>Items of this run that failed (recorded with their errors).</summary>
-        public long Failed { get; }
-
-        /// <summary>Items skipped because an earlier run recorded them (done, or failed without -RetryFailed).</summary>
-        public long Skipped { get; }
-
-        /// <summary>Items refused for their key (null, empty, invalid, a duplicate in this run, or a -KeyScript that failed): never run nor recorded.</summary>
-        public long Rejected { get; }
-
-        /// <summary>Items of this run left to do (the run stopped early); a resume runs them.</summary>
-        public long Pending { get; }
-
-        /// <summary>Wall time of this run.</summary>
-        public TimeSpan Elapsed { get; }
-    }
-
     /// <summary>
     /// <para type="synopsis">Runs a script block over keyed items in parallel, checkpointing to a folder so an interrupted batch resumes where it stopped.</para>
     /// </summary>
@@ -67,8 +27,8 @@ namespace ParallelMap.Commands
         /// <summary>The key of each submitted item, by engine sequence number, until its outcome arrives.</summary>
         private readonly Dictionary<long, string> _keysInFlight = new Dictionary<long, string>();
 
-        /// <summary>With -SaveScript: the result objects of the chunk being filled, by key.</summary>
-        private readonly Dictionary<string, object?[]> _chunkObjects = new Dictionary<string, object?[]>(StringComparer.Ordinal);
+        /// <summary>With -SaveScript: the hook that runs it over each chunk's result objects.</summary>
+        private SaveScriptHook? _saveHook;
 
         private CheckpointSession? _session;
         private string _path = string.Empty;
@@ -93,6 +53,9 @@ namespace ParallelMap.Commands
 
         /// <summary>Holds off SIGTERM while the run saves what finished (see <see cref="TerminationSignal"/>).</summary>
         private TerminationSignal? _termination;
+
+        /// <summary>How an item's key is found, from the parameter set (made at the first item).</summary>
+        private ItemKeys? _keys;
 
         /// <summary>How long SIGTERM waits for the save: the runspaces' cleanup (5 s at most) and the last flush.</summary>
         private static readonly TimeSpan TerminationBound = TimeSpan.FromSeconds(10);
@@ -184,7 +147,7 @@ namespace ParallelMap.Commands
             string? parent = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_path));
             if (parent is not null && !Directory.Exists(parent))
             {
-                ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException(Strings.Format(Strings.CheckpointParentMissing, _path, parent)), Strings.CheckpointPathNotFoundId, ErrorCategory.ObjectNotFound, _path));
+                ThrowTerminatingError(new ErrorRecord(new DirectoryNotFoundException(UserText.Format(Strings.CheckpointParentMissing, _path, parent)), ErrorIds.CheckpointPathNotFoundId, ErrorCategory.ObjectNotFound, _path));
             }
 
             // -WhatIf (or a declined -Confirm) runs nothing and touches nothing.
@@ -196,22 +159,23 @@ namespace ParallelMap.Commands
 
             if (Restart && Directory.Exists(_path))
             {
-                ThrowIfNotDiscardable(_path);
+                // Refused before asking: a folder that is not only a checkpoint, or one in use.
+                StoreCall(() => CheckpointStore.CheckDiscardable(_path));
 
                 // Discarding recorded results always asks, unless -Force: a scheduled task that
                 // restarts on purpose says -Force; a non-interactive run without it fails here.
-                if (!(Force || ConfirmDeclinedExplicitly || ShouldContinue(Strings.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
+                if (!(Force || ConfirmDeclinedExplicitly || ShouldContinue(UserText.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
                 {
                     _declined = true;
                     return;
                 }
 
-                Discard(_path);
+                StoreCall(() => CheckpointStore.Discard(_path));
             }
 
             var options = new CheckpointOptions
             {
-                Fingerprint = FingerprintFor(_path),
+                Fingerprint = ScriptFingerprint.ForBatch(_path, ScriptBlock, ParameterSetName, KeyProperty, KeyScript, Restart),
                 AllowFingerprintMismatch = Force,
                 ChunkSize = ChunkSize,
                 ChunkMaxAge = TimeSpan.FromSeconds(ChunkSeconds),
@@ -221,7 +185,11 @@ namespace ParallelMap.Commands
                 BackgroundSave = true,
                 Metadata = new Dictionary<string, string> { ["command"] = "Start-ResumableBatch", ["script"] = ScriptBlock.ToString() },
             };
-            if (SaveScript is not null) options.SaveHook = RunSaveScript;
+            if (SaveScript is not null)
+            {
+                _saveHook = new SaveScriptHook(SaveScript);
+                options.SaveHook = _saveHook.Save;
+            }
             try
             {
                 _session = CheckpointStore.Open(_path, options);
@@ -229,7 +197,7 @@ namespace ParallelMap.Commands
             catch (CheckpointException e) when (e.ErrorId == CheckpointErrorIds.CheckpointFingerprintMismatch)
             {
                 // The store's message cannot know this cmdlet's way out: say it.
-                ThrowTerminatingError(CheckpointErrors.ToRecord(new CheckpointException(e.ErrorId, Strings.Format(Strings.FingerprintMismatch, _path), e.FilePath, e), _path));
+                ThrowTerminatingError(CheckpointErrors.ToRecord(new CheckpointException(e.ErrorId, UserText.Format(Strings.FingerprintMismatch, _path), e.FilePath, e), _path));
             }
             catch (CheckpointException e)
             {
@@ -237,12 +205,12 @@ namespace ParallelMap.Commands
             }
             catch (ArgumentException e)
             {
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException(UserText.WithoutParameterName(e), e), Strings.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(UserText.WithoutParameterName(e), e), ErrorIds.CheckpointPathNotFoundId, ErrorCategory.InvalidArgument, _path));
             }
 
             if (_session!.TookOverStaleLockFrom is CheckpointLockHolder stale)
             {
-                WriteVerbose(Strings.Format(Strings.TookOverStaleLock, stale));
+                WriteVerbose(UserText.Format(Strings.TookOverStaleLock, stale));
             }
 
             if (_session.DroppedTornTail) WriteVerbose(Strings.DroppedTornTail);
@@ -254,31 +222,6 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>
-        /// What this batch runs, as the checkpoint remembers it. Since version 2 the script blocks are
-        /// fingerprinted by their tokens (<see cref="ScriptFingerprint"/>), so comments and white space
-        /// do not count; a checkpoint made with version 1 (the exact text) resumes as long as the
-        /// text is unchanged, and keeps its version-1 fingerprint (the manifest is never rewritten).
-        /// </summary>
-        private string FingerprintFor(string path)
-        {
-            string keyScript = KeyScript?.ToString() ?? string.Empty;
-            string current = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/2", ScriptFingerprint.Normalize(ScriptBlock.ToString()), ParameterSetName, KeyProperty ?? string.Empty, KeyScript is null ? string.Empty : ScriptFingerprint.Normalize(keyScript));
-            if (Restart || !File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName))) return current;
-            string stored;
-            try
-            {
-                stored = CheckpointStore.ReadManifest(path).Fingerprint;
-            }
-            catch (CheckpointException)
-            {
-                return current; // Open reports what is wrong with it.
-            }
-
-            string version1 = CheckpointStore.ComputeFingerprint("Start-ResumableBatch/1", ScriptBlock.ToString(), ParameterSetName, KeyProperty ?? string.Empty, keyScript);
-            return string.Equals(stored, version1, StringComparison.Ordinal) ? version1 : current;
-        }
-
-        /// <summary>
         /// -KeyScript runs in the caller's scope, where '$using:' means nothing: refused once, up
         /// front, rather than failing every item's key.
         /// </summary>
@@ -287,7 +230,7 @@ namespace ParallelMap.Commands
             if (KeyScript?.Ast.Find(a => a is System.Management.Automation.Language.UsingExpressionAst, searchNestedScriptBlocks: true) is System.Management.Automation.Language.UsingExpressionAst found)
             {
                 string name = (found.SubExpression as System.Management.Automation.Language.VariableExpressionAst)?.VariablePath.UserPath ?? found.SubExpression.Extent.Text;
-                ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.UsingInKeyScript, name)), Strings.UsingInKeyScriptId, ErrorCategory.InvalidArgument, KeyScript));
+                ThrowTerminatingError(new ErrorRecord(new ArgumentException(UserText.Format(Strings.UsingInKeyScript, name)), ErrorIds.UsingInKeyScriptId, ErrorCategory.InvalidArgument, KeyScript));
             }
         }
 
@@ -310,14 +253,14 @@ namespace ParallelMap.Commands
             catch (RuntimeException e) when (ParameterSetName == KeyScriptSet && !(e is PipelineStoppedException))
             {
                 _rejected++;
-                WriteError(new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.KeyScriptFailed, e.Message), e), Strings.KeyScriptFailedId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(new InvalidOperationException(UserText.Format(Strings.KeyScriptFailed, e.Message), e), ErrorIds.KeyScriptFailedId, ErrorCategory.InvalidData, item));
                 return;
             }
 
             if (string.IsNullOrEmpty(key))
             {
                 _rejected++;
-                WriteError(new ErrorRecord(new ArgumentException(Strings.KeyNullOrEmpty), Strings.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(new ArgumentException(Strings.KeyNullOrEmpty), ErrorIds.KeyNullOrEmptyId, ErrorCategory.InvalidData, item));
                 return;
             }
 
@@ -343,7 +286,7 @@ namespace ParallelMap.Commands
             {
                 // A message of our own: the store's ArgumentException names its own parameter.
                 _rejected++;
-                WriteError(new ErrorRecord(new ArgumentException(Strings.Format(Strings.KeyInvalid, UserText.WithoutParameterName(e)), e), Strings.KeyInvalidId, ErrorCategory.InvalidData, item));
+                WriteError(new ErrorRecord(new ArgumentException(UserText.Format(Strings.KeyInvalid, UserText.WithoutParameterName(e)), e), ErrorIds.KeyInvalidId, ErrorCategory.InvalidData, item));
                 return;
             }
 
@@ -375,38 +318,14 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>
-        /// The item's key. Values become text as PowerShell's [string] does, in the invariant
-        /// culture: a key must not change with the culture of the account that resumes the batch.
-        /// </summary>
+        /// <summary>The item's key (<see cref="ItemKeys"/>); an item that is no string without -KeyProperty or -KeyScript ends the call (KeyRequired).</summary>
         private string? KeyOf(object? item)
         {
-            object? baseObject = item is PSObject pso ? pso.BaseObject : item;
-            switch (ParameterSetName)
-            {
-                case KeyPropertySet:
-                    if (baseObject is null) return null;
-                    if (baseObject is IDictionary dictionary)
-                    {
-                        return KeyText(dictionary.Contains(KeyProperty) ? dictionary[KeyProperty] : null);
-                    }
-
-                    return KeyText((item as PSObject ?? PSObject.AsPSObject(baseObject)).Properties[KeyProperty]?.Value);
-                case KeyScriptSet:
-                    var results = KeyScript.InvokeWithContext(null, new List<PSVariable> { new PSVariable("_", item), new PSVariable("PSItem", item) });
-                    return results.Count == 0 ? null : KeyText(results[0]);
-                default:
-                    if (baseObject is null) return null;
-                    if (baseObject is string s) return s;
-                    ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.KeyRequired), Strings.KeyRequiredId, ErrorCategory.InvalidArgument, item));
-                    return null;
-            }
-        }
-
-        private static string? KeyText(object? value)
-        {
-            if (value is null || value is PSObject { BaseObject: null }) return null;
-            return (string)LanguagePrimitives.ConvertTo(value, typeof(string), CultureInfo.InvariantCulture);
+            _keys ??= ParameterSetName == KeyPropertySet ? ItemKeys.ByProperty(KeyProperty)
+                : ParameterSetName == KeyScriptSet ? ItemKeys.ByScript(KeyScript) : ItemKeys.ItemItself();
+            if (_keys.TryGetKey(item, out string? key)) return key;
+            ThrowTerminatingError(new ErrorRecord(new ArgumentException(Strings.KeyRequired), ErrorIds.KeyRequiredId, ErrorCategory.InvalidArgument, item));
+            return null;
         }
 
         private protected override void OnItemOutcome(ItemOutcome<object?, object?> outcome)
@@ -435,7 +354,7 @@ namespace ParallelMap.Commands
                     else
                     {
                         payload = Array.Empty<byte>();
-                        _chunkObjects[key] = ToArray(outcome.Outputs);
+                        _saveHook!.Hold(key, ToArray(outcome.Outputs));
                     }
 
                     Save(() => _session!.RecordResult(key, payload));
@@ -509,64 +428,17 @@ namespace ParallelMap.Commands
                 : new ErrorRecord(e, CheckpointErrorIds.CheckpointSaveFailed, ErrorCategory.WriteError, _path));
         }
 
-        /// <summary>The -SaveScript hook: called on this (the pipeline) thread from inside a store call.</summary>
-        private void RunSaveScript(string chunkPath, IReadOnlyList<byte[]> payloads, IReadOnlyList<string> keys)
+        /// <summary>Runs a store call whose refusal ends the call (a terminating error with the store's ErrorId).</summary>
+        private void StoreCall(Action action)
         {
-            var results = new object?[keys.Count];
-            for (int i = 0; i < keys.Count; i++)
-            {
-                results[i] = _chunkObjects.TryGetValue(keys[i], out object?[]? r) ? (r.Length == 1 ? r[0] : r) : null;
-            }
-
-            var keyArray = new string[keys.Count];
-            for (int i = 0; i < keys.Count; i++) keyArray[i] = keys[i];
-            // Any error the hook writes fails the save, as a throw does: keys whose results were
-            // not written must never be recorded done.
-            SaveScript!.InvokeWithContext(null, new List<PSVariable> { new PSVariable("ErrorActionPreference", ActionPreference.Stop) }, chunkPath, results, keyArray);
-            foreach (string k in keys) _chunkObjects.Remove(k);
-        }
-
-        /// <summary>Refuses (terminating) to discard a checkpoint in use, or a folder that is not only a checkpoint.</summary>
-        private void ThrowIfNotDiscardable(string path)
-        {
-            CheckpointSummary? summary = null;
             try
             {
-                summary = CheckpointStore.ReadSummary(path);
+                action();
             }
-            catch (CheckpointException)
+            catch (CheckpointException e)
             {
-                // A damaged checkpoint may still be discarded on purpose.
+                ThrowTerminatingError(CheckpointErrors.ToRecord(e, _path));
             }
-
-            if (summary?.LockHolder is CheckpointLockHolder holder && !summary.LockIsStale)
-            {
-                ThrowTerminatingError(new ErrorRecord(new InvalidOperationException(Strings.Format(Strings.CheckpointLockedRestart, path, holder)), CheckpointErrorIds.CheckpointLocked, ErrorCategory.ResourceBusy, path));
-            }
-
-            // Only a checkpoint is ever deleted: a folder without a manifest, or with anything the
-            // checkpoint did not make, is refused (a mistyped -Path must not wipe a project).
-            bool hasManifest = File.Exists(System.IO.Path.Combine(path, CheckpointLayout.ManifestName));
-            foreach (string entry in Directory.EnumerateFileSystemEntries(path))
-            {
-                string name = System.IO.Path.GetFileName(entry);
-                if (!hasManifest || !CheckpointLayout.IsCheckpointEntry(name))
-                {
-                    ThrowTerminatingError(new ErrorRecord(
-                        new InvalidOperationException(Strings.Format(hasManifest ? Strings.RestartForeignEntry : Strings.RestartNotACheckpoint, path, name)),
-                        CheckpointErrorIds.CheckpointFolderNotEmpty,
-                        ErrorCategory.InvalidOperation,
-                        path));
-                }
-            }
-        }
-
-        private static void Discard(string path)
-        {
-            // Renamed first, so a crash halfway never leaves a half-deleted checkpoint under the name.
-            string doomed = path.TrimEnd(System.IO.Path.DirectorySeparatorChar, System.IO.Path.AltDirectorySeparatorChar) + ".discarded-" + Guid.NewGuid().ToString("N");
-            Directory.Move(path, doomed);
-            Directory.Delete(doomed, recursive: true);
         }
 
         /// <summary>Saves what finished (never loses a recorded result), then releases the lock and the runspaces.</summary>
@@ -607,26 +479,6 @@ namespace ParallelMap.Commands
             {
                 // Disposing after a failure: what was not saved stays pending and re-runs on resume.
             }
-        }
-    }
-
-    /// <summary>Maps the store's errors to PowerShell error records with the same ErrorIds.</summary>
-    internal static class CheckpointErrors
-    {
-        internal static ErrorRecord ToRecord(CheckpointException e, string path)
-        {
-            ErrorCategory category = e.ErrorId switch
-            {
-                CheckpointErrorIds.CheckpointLocked => ErrorCategory.ResourceBusy,
-                CheckpointErrorIds.CheckpointCorrupt => ErrorCategory.InvalidData,
-                CheckpointErrorIds.CheckpointVersionUnsupported => ErrorCategory.InvalidData,
-                CheckpointErrorIds.CheckpointFingerprintMismatch => ErrorCategory.InvalidOperation,
-                CheckpointErrorIds.CheckpointNotWritable => ErrorCategory.PermissionDenied,
-                CheckpointErrorIds.CheckpointNotFound => ErrorCategory.ObjectNotFound,
-                CheckpointErrorIds.DuplicateKey => ErrorCategory.InvalidData,
-                _ => ErrorCategory.NotSpecified,
-            };
-            return new ErrorRecord(e, e.ErrorId, category, (object?)e.Holder ?? path);
         }
     }
 }

@@ -36,7 +36,7 @@ namespace ParallelMap.Commands
                 // Also after an error or Ctrl-C: the pool's runspaces never outlive the block.
                 foreach (object o in Pool.Close())
                 {
-                    if (o is ErrorRecord e) WriteError(new ErrorRecord(e.Exception, Strings.CleanupFailedId, ErrorCategory.CloseError, Pool));
+                    if (o is ErrorRecord e) WriteError(new ErrorRecord(e.Exception, ErrorIds.CleanupFailedId, ErrorCategory.CloseError, Pool));
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System;
 using System.Management.Automation;
 using System.Management.Automation.Language;
@@ -11,6 +12,9 @@ namespace ParallelMap.Commands
     /// </summary>
     internal static class UserText
     {
+        /// <summary>A message of Strings.resx with its holes filled, in the user's culture.</summary>
+        internal static string Format(string format, params object?[] args) => string.Format(CultureInfo.CurrentCulture, format, args);
+
         /// <summary>The most characters of an item or a script line a message quotes.</summary>
         internal const int MaxQuoted = 80;
 

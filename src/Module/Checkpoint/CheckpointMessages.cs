@@ -38,6 +38,9 @@ namespace ParallelMap.Engine.Checkpoint
         internal const string ChunkBadMagic = "it does not start with the chunk signature";
         internal const string ChunkTruncated = "it ends inside an entry";
         internal const string ChunkChecksum = "an entry fails its checksum";
+        internal const string DiscardLocked = "The checkpoint '{0}' cannot be discarded: a running batch holds it ({1}).";
+        internal const string DiscardNotACheckpoint = "'{0}' is not deleted: it is not a checkpoint (it has no manifest, but holds '{1}'). Check the path.";
+        internal const string DiscardForeignEntry = "'{0}' is not deleted: besides the checkpoint it holds '{1}', which the checkpoint did not make. Move that out first.";
         internal const string ResultTooLarge = "The result is more than {0} bytes once serialized, the most one key can record: split the item into several keys.";
         internal const string SpillChanged = "The spilled result '{0}' has {1} bytes where {2} were written.";
         internal const string ChunkBadLength = "an entry has an impossible length";

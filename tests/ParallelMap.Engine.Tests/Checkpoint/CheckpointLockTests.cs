@@ -11,8 +11,6 @@ namespace ParallelMap.Engine.Tests.Checkpoint;
 
 public class CheckpointLockTests
 {
-    private static CheckpointOptions HarnessOptions() => new() { Fingerprint = ParallelMap.CrashHarness.Program.Fingerprint };
-
     private static void WriteHolder(TempFolder t, string host, int pid, DateTime processStart)
     {
         Directory.CreateDirectory(t.Checkpoint);
@@ -57,14 +55,14 @@ public class CheckpointLockTests
     public void Open_WriterInAnotherProcess_ThrowsLockedNamingThatProcessUntilItReleases()
     {
         using var t = new TempFolder();
-        CheckpointStore.Open(t.Checkpoint, HarnessOptions()).Dispose();
+        CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions()).Dispose();
         using Process holder = Ckpt.StartHarness("hold", t.Checkpoint);
         try
         {
             string? held = Ckpt.WaitForLine(holder, "HELD");
             Assert.Equal("HELD " + holder.Id, held);
 
-            var e = Assert.Throws<CheckpointException>(() => CheckpointStore.Open(t.Checkpoint, HarnessOptions()));
+            var e = Assert.Throws<CheckpointException>(() => CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions()));
             Assert.Equal(CheckpointErrorIds.CheckpointLocked, e.ErrorId);
             Assert.Equal(holder.Id, e.Holder!.ProcessId);
             Assert.Contains("process " + holder.Id, e.Message);
@@ -83,7 +81,7 @@ public class CheckpointLockTests
             }
         }
 
-        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, HarnessOptions());
+        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions());
         Assert.Null(s.TookOverStaleLockFrom);
     }
 
@@ -91,7 +89,7 @@ public class CheckpointLockTests
     public void Open_ThisProcessHoldsLock_OtherProcessGetsLockedNamingThisProcess()
     {
         using var t = new TempFolder();
-        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, HarnessOptions());
+        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions());
         using Process other = Ckpt.StartHarness("open", t.Checkpoint);
         string output = other.StandardOutput.ReadToEnd();
         other.WaitForExit();
@@ -132,7 +130,7 @@ public class CheckpointLockTests
     public void Open_HolderProcessKilled_TakesOverStaleLockAndNamesPreviousHolder()
     {
         using var t = new TempFolder();
-        CheckpointStore.Open(t.Checkpoint, HarnessOptions()).Dispose();
+        CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions()).Dispose();
         int pid;
         using (Process holder = Ckpt.StartHarness("hold", t.Checkpoint))
         {
@@ -146,7 +144,7 @@ public class CheckpointLockTests
         Assert.Equal(pid, summary.LockHolder!.ProcessId);
         Assert.True(summary.LockIsStale);
 
-        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, HarnessOptions());
+        using CheckpointSession s = CheckpointStore.Open(t.Checkpoint, Ckpt.HarnessOptions());
         Assert.Equal(pid, s.TookOverStaleLockFrom!.ProcessId);
         Assert.Equal(Environment.ProcessId, CheckpointStore.ReadSummary(t.Checkpoint).LockHolder!.ProcessId);
     }

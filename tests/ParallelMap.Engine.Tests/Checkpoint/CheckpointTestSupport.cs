@@ -47,6 +47,9 @@ internal sealed class TempFolder : IDisposable
 /// <summary>Helpers shared by the checkpoint tests.</summary>
 internal static class Ckpt
 {
+    /// <summary>Options whose fingerprint matches the crash harness's checkpoints.</summary>
+    public static CheckpointOptions HarnessOptions() => new() { Fingerprint = ParallelMap.CrashHarness.Program.Fingerprint };
+
     public static CheckpointOptions Options(int chunkSize = 4, string fingerprint = "fp") => new()
     {
         Fingerprint = fingerprint,
