@@ -8,7 +8,7 @@ namespace ParallelMap.Engine
         /// <summary>Creates the error.</summary>
         /// <param name="last">The loss of the last place.</param>
         public AllWorkersLostException(WorkerLostException last)
-            : base(Messages.Format(Messages.AllWorkersLost, last.Message), last)
+            : base(EngineText.Format(Messages.AllWorkersLost, last.Message), last)
         {
         }
     }

@@ -119,25 +119,25 @@ namespace ParallelMap.Engine
 
         private static int AtLeast(int value, int min, string name)
         {
-            if (value < min) throw new ArgumentOutOfRangeException(name, value, Messages.Format(Messages.OptionAtLeast, name, min));
+            if (value < min) throw new ArgumentOutOfRangeException(name, value, EngineText.Format(Messages.OptionAtLeast, name, min));
             return value;
         }
 
         private static long AtLeast(long value, long min, string name)
         {
-            if (value < min) throw new ArgumentOutOfRangeException(name, value, Messages.Format(Messages.OptionAtLeast, name, min));
+            if (value < min) throw new ArgumentOutOfRangeException(name, value, EngineText.Format(Messages.OptionAtLeast, name, min));
             return value;
         }
 
         private static TimeSpan Positive(TimeSpan value, string name)
         {
-            if (value <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, value, Messages.Format(Messages.OptionPositive, name));
+            if (value <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, value, EngineText.Format(Messages.OptionPositive, name));
             return value;
         }
 
         private static TimeSpan NotNegative(TimeSpan value, string name)
         {
-            if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, value, Messages.Format(Messages.OptionNotNegative, name));
+            if (value < TimeSpan.Zero) throw new ArgumentOutOfRangeException(name, value, EngineText.Format(Messages.OptionNotNegative, name));
             return value;
         }
     }

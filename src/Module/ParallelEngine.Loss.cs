@@ -43,7 +43,7 @@ namespace ParallelMap.Engine
 
             if (claimed && (e.OutputsStreamed || e.Losses + 1 >= MaxLossesPerItem))
             {
-                Exception error = e.OutputsStreamed ? lost : new WorkerLostException(Messages.Format(Messages.ItemLostTooOften, e.Losses + 1, lost.Message), lost.PlaceLost, lost);
+                Exception error = e.OutputsStreamed ? lost : new WorkerLostException(EngineText.Format(Messages.ItemLostTooOften, e.Losses + 1, lost.Message), lost.PlaceLost, lost);
                 FailAttempt(slot, e, ItemStatus.Failed, error, TimeSpan.FromSeconds((double)ticks / Stopwatch.Frequency), slot.Id, slot.Worker?.Site ?? 0);
                 claimed = false;
             }

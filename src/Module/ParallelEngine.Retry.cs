@@ -11,6 +11,9 @@ namespace ParallelMap.Engine
         /// <summary>How long a retry waits for a worker of another site before any worker may take it.</summary>
         private static readonly TimeSpan AvoidSiteWindow = TimeSpan.FromSeconds(2);
 
+        /// <summary>How long a retry waits for a worker of another site that is still opening.</summary>
+        private static readonly TimeSpan AvoidSiteOpeningWindow = TimeSpan.FromSeconds(30);
+
         /// <summary>
         /// A failed or timed-out attempt: schedule a retry, or report it final (claim held). The
         /// retry remembers <paramref name="site"/>, the site of the worker the attempt ran on

@@ -132,7 +132,7 @@ namespace ParallelMap.Engine
                                 return null;
                             }
 
-                            for (int i = 1; i < n; i++) slot.Local.Enqueue(_input.Dequeue());
+                            FillBatchLocked(slot, n - 1);
                             _callerWait.WakeOne(_lock);
                             if (_input.Count > 0 && !DeferWakeLocked()) _workerWait.WakeOne(_lock);
                             AssertInvariants();
@@ -185,16 +185,46 @@ namespace ParallelMap.Engine
             return pick;
         }
 
-        /// <summary>Whether a worker of <paramref name="site"/> leaves <paramref name="e"/> to another site's worker (lock held).</summary>
-        private bool LeavesToOtherSiteLocked(WorkEntry e, int site)
+        /// <summary>Takes up to <paramref name="count"/> more queued items into the slot's batch (both locks held), passing over those left to other sites.</summary>
+        private void FillBatchLocked(WorkerSlot<TIn, TOut> slot, int count)
         {
-            if (e.AvoidSite != site || _clock.ElapsedTicks >= e.AvoidUntilTicks) return false;
-            foreach (WorkerSlot<TIn, TOut> other in _live)
+            int site = slot.Worker?.Site ?? 0;
+            List<WorkEntry>? passed = null;
+            while (count > 0 && _input.Count > 0)
             {
-                if (!other.Aborted && other.Worker is Worker<TIn, TOut> w && w.Site != 0 && w.Site != site) return true;
+                WorkEntry next = _input.Dequeue();
+                if (site != 0 && LeavesToOtherSiteLocked(next, site))
+                {
+                    (passed ??= new List<WorkEntry>()).Add(next);
+                    continue;
+                }
+
+                slot.Local.Enqueue(next);
+                count--;
             }
 
-            return false;
+            if (passed is not null) RequeueFirstLocked(passed);
+        }
+
+        /// <summary>
+        /// Whether a worker of <paramref name="site"/> leaves <paramref name="e"/> to another site's
+        /// worker (lock held): while one is busy, within the window; while one is still opening (a
+        /// remote connection takes seconds; it will come, or its host is lost and its place goes),
+        /// for up to <see cref="AvoidSiteOpeningWindow"/>, so a host that never answers holds no retry for long.
+        /// </summary>
+        private bool LeavesToOtherSiteLocked(WorkEntry e, int site)
+        {
+            if (e.AvoidSite != site) return false;
+            long now = _clock.ElapsedTicks;
+            bool busyElsewhere = false;
+            foreach (WorkerSlot<TIn, TOut> other in _live)
+            {
+                if (other.Aborted || !(other.Worker is Worker<TIn, TOut> w) || w.Site == 0 || w.Site == site) continue;
+                if (other.Beginning && now < e.DueTicks + (long)(AvoidSiteOpeningWindow.TotalSeconds * Stopwatch.Frequency)) return true;
+                busyElsewhere = true;
+            }
+
+            return busyElsewhere && now < e.AvoidUntilTicks;
         }
 
         /// <summary>Marks an item running on a slot (slot lock held).</summary>

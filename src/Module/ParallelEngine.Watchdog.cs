@@ -69,7 +69,7 @@ namespace ParallelMap.Engine
                 }
 
                 AbortWorker(slot);
-                var error = new TimeoutException(Messages.Format(Messages.ItemTimedOut, _options.ItemTimeout));
+                var error = new TimeoutException(EngineText.Format(Messages.ItemTimedOut, _options.ItemTimeout));
                 FailAttempt(null, current, ItemStatus.TimedOut, error, TimeSpan.FromSeconds((double)(now - start) / Stopwatch.Frequency), slot.Id, slot.Worker?.Site ?? 0);
             }
         }

@@ -18,7 +18,7 @@ namespace ParallelMap.Engine
             {
                 Worker<TIn, TOut>? broken = slot.Replaces;
                 slot.Replaces = null;
-                worker = (broken is null ? _source.Create(slot.Id) : _source.Replace(broken, slot.Id)) ?? throw new InvalidOperationException(Messages.Format(Messages.WorkerFactoryReturnedNull, slot.Id));
+                worker = (broken is null ? _source.Create(slot.Id) : _source.Replace(broken, slot.Id)) ?? throw new InvalidOperationException(EngineText.Format(Messages.WorkerFactoryReturnedNull, slot.Id));
                 worker.Id = slot.Id;
                 worker.Slot = slot;
                 slot.Worker = worker;
@@ -45,12 +45,13 @@ namespace ParallelMap.Engine
                 {
                     _workersBeginning--;
                     countedBeginning = false;
+                    slot.Beginning = false;
                 }
 
                 worker.InvokeExecute(loop);
                 if (!loop.HasRun && !slot.Aborted && !IsStoppingRacy)
                 {
-                    FaultCore(new WorkerFaultedException(slot.Id, false, new InvalidOperationException(Messages.Format(Messages.WorkerLoopNotRun, slot.Id))));
+                    FaultCore(new WorkerFaultedException(slot.Id, false, new InvalidOperationException(EngineText.Format(Messages.WorkerLoopNotRun, slot.Id))));
                 }
             }
             catch (WorkerLostException lost)

@@ -10,7 +10,7 @@ namespace ParallelMap.Engine
         /// <param name="duringBegin">True when the worker's initialization failed.</param>
         /// <param name="inner">What went wrong.</param>
         public WorkerFaultedException(int workerId, bool duringBegin, Exception inner)
-            : base(Messages.Format(duringBegin ? Messages.WorkerBeginFailed : Messages.WorkerExecuteFailed, workerId, inner.Message), inner)
+            : base(EngineText.Format(duringBegin ? Messages.WorkerBeginFailed : Messages.WorkerExecuteFailed, workerId, inner.Message), inner)
         {
             WorkerId = workerId;
             DuringBegin = duringBegin;

@@ -36,6 +36,9 @@ namespace ParallelMap.Engine
         /// <summary>Set once the worker must take no more items (timed out, stopped, exiting).</summary>
         internal volatile bool Aborted;
 
+        /// <summary>True until the worker's Begin has finished (engine lock): a worker still opening (a remote connection) is one that will come for items.</summary>
+        internal bool Beginning = true;
+
         /// <summary>Set once the worker was interrupted (timeout or stop): shutdown waits for it only so long.</summary>
         internal volatile bool AbortRequested;
 

@@ -82,7 +82,7 @@ namespace ParallelMap.Engine.Checkpoint
                     {
                         throw new CheckpointException(
                             CheckpointErrorIds.CheckpointLocked,
-                            CheckpointMessages.Format(CheckpointMessages.LockedOtherHost, layout.Folder, previous, layout.Holder),
+                            EngineText.Format(CheckpointMessages.LockedOtherHost, layout.Folder, previous, layout.Holder),
                             layout.Folder) { Holder = previous };
                     }
 
@@ -90,7 +90,7 @@ namespace ParallelMap.Engine.Checkpoint
                     {
                         throw new CheckpointException(
                             CheckpointErrorIds.CheckpointLocked,
-                            CheckpointMessages.Format(CheckpointMessages.LockedLiveHolderWithoutOsLock, layout.Folder, previous, layout.Holder),
+                            EngineText.Format(CheckpointMessages.LockedLiveHolderWithoutOsLock, layout.Folder, previous, layout.Holder),
                             layout.Folder) { Holder = previous };
                     }
                 }
@@ -271,13 +271,13 @@ namespace ParallelMap.Engine.Checkpoint
         private static CheckpointException LockedBy(CheckpointLayout layout, CheckpointLockHolder? holder)
         {
             string message = holder is null
-                ? CheckpointMessages.Format(CheckpointMessages.LockedUnknownHolder, layout.Folder, layout.Holder)
-                : CheckpointMessages.Format(CheckpointMessages.Locked, layout.Folder, holder);
+                ? EngineText.Format(CheckpointMessages.LockedUnknownHolder, layout.Folder, layout.Holder)
+                : EngineText.Format(CheckpointMessages.Locked, layout.Folder, holder);
             return new CheckpointException(CheckpointErrorIds.CheckpointLocked, message, layout.Folder) { Holder = holder };
         }
 
         private static CheckpointException NotWritable(CheckpointLayout layout, Exception e)
-            => new CheckpointException(CheckpointErrorIds.CheckpointNotWritable, CheckpointMessages.Format(CheckpointMessages.NotWritable, layout.Folder, e.Message), layout.Folder, e);
+            => new CheckpointException(CheckpointErrorIds.CheckpointNotWritable, EngineText.Format(CheckpointMessages.NotWritable, layout.Folder, e.Message), layout.Folder, e);
 
         private static CheckpointLockHolder CreateHolder(string runId)
         {

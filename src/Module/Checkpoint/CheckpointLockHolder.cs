@@ -38,6 +38,6 @@ namespace ParallelMap.Engine.Checkpoint
 
         /// <summary>A one-line description naming host, process id and start times.</summary>
         public override string ToString()
-            => CheckpointMessages.Format(CheckpointMessages.HolderDescription, Host, ProcessId, ProcessStartUtc, AcquiredUtc, User);
+            => EngineText.Format(CheckpointMessages.HolderDescription, Host, ProcessId, ProcessStartUtc, AcquiredUtc, User);
     }
 }

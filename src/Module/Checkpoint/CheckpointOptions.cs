@@ -70,22 +70,22 @@ namespace ParallelMap.Engine.Checkpoint
 
             if (ChunkSize < 1 || ChunkSize > MaxChunkSize)
             {
-                throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, CheckpointMessages.Format(CheckpointMessages.OptionRange, nameof(ChunkSize), 1, MaxChunkSize));
+                throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, EngineText.Format(CheckpointMessages.OptionRange, nameof(ChunkSize), 1, MaxChunkSize));
             }
 
             if (ChunkMaxBytes < 1 || ChunkMaxBytes > int.MaxValue)
             {
-                throw new ArgumentOutOfRangeException(nameof(ChunkMaxBytes), ChunkMaxBytes, CheckpointMessages.Format(CheckpointMessages.OptionRange, nameof(ChunkMaxBytes), 1, int.MaxValue));
+                throw new ArgumentOutOfRangeException(nameof(ChunkMaxBytes), ChunkMaxBytes, EngineText.Format(CheckpointMessages.OptionRange, nameof(ChunkMaxBytes), 1, int.MaxValue));
             }
 
             if (ChunkMaxAge <= TimeSpan.Zero)
             {
-                throw new ArgumentOutOfRangeException(nameof(ChunkMaxAge), ChunkMaxAge, CheckpointMessages.Format(CheckpointMessages.OptionPositive, nameof(ChunkMaxAge)));
+                throw new ArgumentOutOfRangeException(nameof(ChunkMaxAge), ChunkMaxAge, EngineText.Format(CheckpointMessages.OptionPositive, nameof(ChunkMaxAge)));
             }
 
             if (Mode != CheckpointOpenMode.OpenOrCreate && Mode != CheckpointOpenMode.CreateNew && Mode != CheckpointOpenMode.OpenExisting)
             {
-                throw new ArgumentOutOfRangeException(nameof(Mode), Mode, CheckpointMessages.Format(CheckpointMessages.OptionModeUnknown, nameof(Mode)));
+                throw new ArgumentOutOfRangeException(nameof(Mode), Mode, EngineText.Format(CheckpointMessages.OptionModeUnknown, nameof(Mode)));
             }
 
             if (Metadata != null)
@@ -94,7 +94,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     if (string.IsNullOrEmpty(pair.Key) || pair.Value is null)
                     {
-                        throw new ArgumentException(CheckpointMessages.Format(CheckpointMessages.OptionMetadataKey, nameof(Metadata)), nameof(Metadata));
+                        throw new ArgumentException(EngineText.Format(CheckpointMessages.OptionMetadataKey, nameof(Metadata)), nameof(Metadata));
                     }
                 }
             }

@@ -29,7 +29,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     throw new CheckpointException(
                         CheckpointErrorIds.CheckpointFolderNotEmpty,
-                        CheckpointMessages.Format(hasManifest ? CheckpointMessages.DiscardForeignEntry : CheckpointMessages.DiscardNotACheckpoint, layout.Folder, name),
+                        EngineText.Format(hasManifest ? CheckpointMessages.DiscardForeignEntry : CheckpointMessages.DiscardNotACheckpoint, layout.Folder, name),
                         layout.Folder);
                 }
             }
@@ -48,7 +48,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 throw new CheckpointException(
                     CheckpointErrorIds.CheckpointLocked,
-                    CheckpointMessages.Format(CheckpointMessages.DiscardLocked, layout.Folder, holder),
+                    EngineText.Format(CheckpointMessages.DiscardLocked, layout.Folder, holder),
                     layout.Folder) { Holder = holder };
             }
         }

@@ -205,7 +205,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 throw new CheckpointException(
                     CheckpointErrorIds.CheckpointCustomChunk,
-                    CheckpointMessages.Format(CheckpointMessages.CustomChunk, group[0].Value, chunkPath),
+                    EngineText.Format(CheckpointMessages.CustomChunk, group[0].Value, chunkPath),
                     chunkPath) { Key = group[0].Value };
             }
 
@@ -224,7 +224,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     if (entry.Key >= reader.Count)
                     {
-                        throw reader.Damage(8, CheckpointMessages.Format(CheckpointMessages.ChunkIndexOutOfRange, entry.Key, reader.Count));
+                        throw reader.Damage(8, EngineText.Format(CheckpointMessages.ChunkIndexOutOfRange, entry.Key, reader.Count));
                     }
 
                     while (reader.Position < entry.Key)
@@ -240,7 +240,7 @@ namespace ParallelMap.Engine.Checkpoint
                     reader.Read(out string key, out byte[] payload);
                     if (!string.Equals(key, entry.Value, StringComparison.Ordinal))
                     {
-                        throw reader.Damage(0, CheckpointMessages.Format(CheckpointMessages.ChunkKeyMismatch, entry.Key, key, entry.Value));
+                        throw reader.Damage(0, EngineText.Format(CheckpointMessages.ChunkKeyMismatch, entry.Key, key, entry.Value));
                     }
 
                     yield return new CheckpointResult(key, payload);
@@ -280,10 +280,10 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 if (File.Exists(layout.Journal))
                 {
-                    throw CheckpointException.Corrupt(layout.Manifest, 0, CheckpointMessages.Format(CheckpointMessages.ManifestMissingJournalPresent, layout.Folder, layout.Manifest));
+                    throw CheckpointException.Corrupt(layout.Manifest, 0, EngineText.Format(CheckpointMessages.ManifestMissingJournalPresent, layout.Folder, layout.Manifest));
                 }
 
-                throw new CheckpointException(CheckpointErrorIds.CheckpointNotFound, CheckpointMessages.Format(CheckpointMessages.NotFound, layout.Folder, CheckpointLayout.ManifestName), layout.Folder);
+                throw new CheckpointException(CheckpointErrorIds.CheckpointNotFound, EngineText.Format(CheckpointMessages.NotFound, layout.Folder, CheckpointLayout.ManifestName), layout.Folder);
             }
 
             manifest = ManifestFile.Read(layout.Manifest);

@@ -48,7 +48,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 if (options.Mode == CheckpointOpenMode.CreateNew)
                 {
-                    throw new CheckpointException(CheckpointErrorIds.CheckpointExists, CheckpointMessages.Format(CheckpointMessages.Exists, layout.Folder), layout.Folder);
+                    throw new CheckpointException(CheckpointErrorIds.CheckpointExists, EngineText.Format(CheckpointMessages.Exists, layout.Folder), layout.Folder);
                 }
 
                 CheckpointLock.ThrowIfLiveHolder(layout);
@@ -98,7 +98,7 @@ namespace ParallelMap.Engine.Checkpoint
                     {
                         if (options.Mode == CheckpointOpenMode.CreateNew)
                         {
-                            throw new CheckpointException(CheckpointErrorIds.CheckpointExists, CheckpointMessages.Format(CheckpointMessages.Exists, layout.Folder), layout.Folder);
+                            throw new CheckpointException(CheckpointErrorIds.CheckpointExists, EngineText.Format(CheckpointMessages.Exists, layout.Folder), layout.Folder);
                         }
 
                         manifest = ReadCheckedManifest(layout, options);
@@ -156,7 +156,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 throw new CheckpointException(
                     CheckpointErrorIds.CheckpointFingerprintMismatch,
-                    CheckpointMessages.Format(CheckpointMessages.FingerprintMismatch, layout.Folder, manifest.Fingerprint, options.Fingerprint),
+                    EngineText.Format(CheckpointMessages.FingerprintMismatch, layout.Folder, manifest.Fingerprint, options.Fingerprint),
                     layout.Manifest);
             }
 
@@ -168,7 +168,7 @@ namespace ParallelMap.Engine.Checkpoint
         {
             if (mode == CheckpointOpenMode.OpenExisting)
             {
-                throw new CheckpointException(CheckpointErrorIds.CheckpointNotFound, CheckpointMessages.Format(CheckpointMessages.NotFound, layout.Folder, CheckpointLayout.ManifestName), layout.Folder);
+                throw new CheckpointException(CheckpointErrorIds.CheckpointNotFound, EngineText.Format(CheckpointMessages.NotFound, layout.Folder, CheckpointLayout.ManifestName), layout.Folder);
             }
 
             if (!Directory.Exists(layout.Folder))
@@ -178,7 +178,7 @@ namespace ParallelMap.Engine.Checkpoint
 
             if (File.Exists(layout.Journal))
             {
-                throw CheckpointException.Corrupt(layout.Manifest, 0, CheckpointMessages.Format(CheckpointMessages.ManifestMissingJournalPresent, layout.Folder, layout.Manifest));
+                throw CheckpointException.Corrupt(layout.Manifest, 0, EngineText.Format(CheckpointMessages.ManifestMissingJournalPresent, layout.Folder, layout.Manifest));
             }
 
             // What a creation that crashed early can leave: the lock files, temporaries, an empty chunks folder.
@@ -193,7 +193,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     throw new CheckpointException(
                         CheckpointErrorIds.CheckpointFolderNotEmpty,
-                        CheckpointMessages.Format(CheckpointMessages.FolderNotEmpty, layout.Folder, CheckpointLayout.ManifestName),
+                        EngineText.Format(CheckpointMessages.FolderNotEmpty, layout.Folder, CheckpointLayout.ManifestName),
                         layout.Folder);
                 }
             }
@@ -272,7 +272,7 @@ namespace ParallelMap.Engine.Checkpoint
             // either damage or that writer, and a second look tells which.
             if (Directory.Exists(layout.Chunks) && HasEntries(layout.Chunks) && !File.Exists(layout.Journal))
             {
-                throw CheckpointException.Corrupt(layout.Journal, 0, CheckpointMessages.Format(CheckpointMessages.JournalMissingChunksPresent, layout.Folder, layout.Journal));
+                throw CheckpointException.Corrupt(layout.Journal, 0, EngineText.Format(CheckpointMessages.JournalMissingChunksPresent, layout.Folder, layout.Journal));
             }
         }
 
@@ -282,7 +282,7 @@ namespace ParallelMap.Engine.Checkpoint
             // chunks folder, so no crash leaves chunks beside a journal without a valid record.
             if (Directory.Exists(layout.Chunks) && HasEntries(layout.Chunks))
             {
-                throw CheckpointException.Corrupt(layout.Journal, 0, CheckpointMessages.Format(CheckpointMessages.JournalEmptyChunksPresent, layout.Folder, layout.Journal));
+                throw CheckpointException.Corrupt(layout.Journal, 0, EngineText.Format(CheckpointMessages.JournalEmptyChunksPresent, layout.Folder, layout.Journal));
             }
         }
 
@@ -322,6 +322,6 @@ namespace ParallelMap.Engine.Checkpoint
         }
 
         private static CheckpointException NotWritable(CheckpointLayout layout, Exception e)
-            => new CheckpointException(CheckpointErrorIds.CheckpointNotWritable, CheckpointMessages.Format(CheckpointMessages.NotWritable, layout.Folder, e.Message), layout.Folder, e);
+            => new CheckpointException(CheckpointErrorIds.CheckpointNotWritable, EngineText.Format(CheckpointMessages.NotWritable, layout.Folder, e.Message), layout.Folder, e);
     }
 }

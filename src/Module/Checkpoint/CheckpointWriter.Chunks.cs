@@ -130,7 +130,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     throw new CheckpointException(
                         CheckpointErrorIds.CheckpointSaveFailed,
-                        CheckpointMessages.Format(CheckpointMessages.SaveHookFailed, job.Path, job.Keys.Length, e.Message),
+                        EngineText.Format(CheckpointMessages.SaveHookFailed, job.Path, job.Keys.Length, e.Message),
                         job.Path,
                         e);
                 }
@@ -201,7 +201,7 @@ namespace ParallelMap.Engine.Checkpoint
         internal static CheckpointException SaveFailed(ChunkJob job, Exception e) => e as CheckpointException
             ?? new CheckpointException(
                 CheckpointErrorIds.CheckpointSaveFailed,
-                CheckpointMessages.Format(CheckpointMessages.SaveFailed, job.Path, job.Keys.Length, e.Message),
+                EngineText.Format(CheckpointMessages.SaveFailed, job.Path, job.Keys.Length, e.Message),
                 job.Path,
                 e);
     }

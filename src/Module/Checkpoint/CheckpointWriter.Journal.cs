@@ -46,7 +46,7 @@ namespace ParallelMap.Engine.Checkpoint
         private CheckpointException JournalFailed(Exception e)
         {
             _faulted = true;
-            return new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.JournalWriteFailed, _journal.Path, e.Message), _journal.Path, e);
+            return new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, EngineText.Format(CheckpointMessages.JournalWriteFailed, _journal.Path, e.Message), _journal.Path, e);
         }
 
         /// <summary>Appends the chunk's C and D records and writes them to the file (not yet fsynced). Under the gate.</summary>

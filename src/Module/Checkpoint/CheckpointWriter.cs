@@ -236,7 +236,7 @@ namespace ParallelMap.Engine.Checkpoint
             catch (ObjectDisposedException)
             {
                 // Disposed by its writer: its file is gone, so it holds no result to record.
-                throw new ArgumentException(CheckpointMessages.Format(CheckpointMessages.SpillChanged, spill.FilePath, 0, spill.Length), nameof(spill));
+                throw new ArgumentException(EngineText.Format(CheckpointMessages.SpillChanged, spill.FilePath, 0, spill.Length), nameof(spill));
             }
 
             try
@@ -411,7 +411,7 @@ namespace ParallelMap.Engine.Checkpoint
         }
 
         private static CheckpointException Duplicate(string key, string format)
-            => new CheckpointException(CheckpointErrorIds.DuplicateKey, CheckpointMessages.Format(format, key)) { Key = key };
+            => new CheckpointException(CheckpointErrorIds.DuplicateKey, EngineText.Format(format, key)) { Key = key };
 
         private static void CheckNoOutcome(string key, KeyState s)
         {
@@ -444,7 +444,7 @@ namespace ParallelMap.Engine.Checkpoint
                     throw new CheckpointException(_saverFailure.ErrorId, _saverFailure.Message, _saverFailure.FilePath ?? _layout.Folder, _saverFailure);
                 }
 
-                throw new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, CheckpointMessages.Format(CheckpointMessages.Faulted, _layout.Folder), _layout.Folder);
+                throw new CheckpointException(CheckpointErrorIds.CheckpointSaveFailed, EngineText.Format(CheckpointMessages.Faulted, _layout.Folder), _layout.Folder);
             }
 
             if (_completed)

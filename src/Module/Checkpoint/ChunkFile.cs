@@ -78,7 +78,7 @@ namespace ParallelMap.Engine.Checkpoint
 
             if (copied != spill.Length)
             {
-                throw new IOException(CheckpointMessages.Format(CheckpointMessages.SpillChanged, spill.FilePath, copied, spill.Length));
+                throw new IOException(EngineText.Format(CheckpointMessages.SpillChanged, spill.FilePath, copied, spill.Length));
             }
 
             return crc;

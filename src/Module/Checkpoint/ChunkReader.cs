@@ -38,7 +38,7 @@ namespace ParallelMap.Engine.Checkpoint
             catch (Exception e) when (e is FileNotFoundException || e is DirectoryNotFoundException)
             {
                 // A missing chunks folder is the same damage as a missing chunk: the journal names a file that is gone.
-                throw CheckpointException.Corrupt(path, 0, CheckpointMessages.Format(CheckpointMessages.ChunkMissing, path));
+                throw CheckpointException.Corrupt(path, 0, EngineText.Format(CheckpointMessages.ChunkMissing, path));
             }
 
             var reader = new ChunkReader(path, fs);
@@ -88,7 +88,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 if (reader.Count != expectedCount)
                 {
-                    throw reader.Damage(8, CheckpointMessages.Format(CheckpointMessages.ChunkCountMismatch, reader.Count, expectedCount));
+                    throw reader.Damage(8, EngineText.Format(CheckpointMessages.ChunkCountMismatch, reader.Count, expectedCount));
                 }
 
                 while (reader.Position < reader.Count)
@@ -99,7 +99,7 @@ namespace ParallelMap.Engine.Checkpoint
                 long end = reader._file.Position;
                 if (end != reader._length)
                 {
-                    throw reader.Damage(end, CheckpointMessages.Format(CheckpointMessages.ChunkTrailingBytes, reader._length - end));
+                    throw reader.Damage(end, EngineText.Format(CheckpointMessages.ChunkTrailingBytes, reader._length - end));
                 }
             }
         }
@@ -168,7 +168,7 @@ namespace ParallelMap.Engine.Checkpoint
         public void Dispose() => _file.Dispose();
 
         internal CheckpointException Damage(long offset, string problem)
-            => CheckpointException.Corrupt(Path, offset, CheckpointMessages.Format(CheckpointMessages.ChunkDamaged, Path, offset, problem));
+            => CheckpointException.Corrupt(Path, offset, EngineText.Format(CheckpointMessages.ChunkDamaged, Path, offset, problem));
 
         private int ReadLength(long entryOffset)
         {

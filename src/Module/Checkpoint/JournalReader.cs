@@ -130,7 +130,7 @@ namespace ParallelMap.Engine.Checkpoint
                 {
                     throw new CheckpointException(
                         CheckpointErrorIds.CheckpointVersionUnsupported,
-                        CheckpointMessages.Format(CheckpointMessages.JournalVersionUnsupported, Path, r.Number, JournalWriter.CurrentVersion),
+                        EngineText.Format(CheckpointMessages.JournalVersionUnsupported, Path, r.Number, JournalWriter.CurrentVersion),
                         Path);
                 }
 
@@ -146,7 +146,7 @@ namespace ParallelMap.Engine.Checkpoint
                     // chunk written but never journaled from being overwritten or misread.
                     if (r.Chunk <= _maxChunk)
                     {
-                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalChunkNotIncreasing, r.Chunk, _maxChunk));
+                        throw Damage(r.Offset, EngineText.Format(CheckpointMessages.JournalChunkNotIncreasing, r.Chunk, _maxChunk));
                     }
 
                     _maxChunk = r.Chunk;
@@ -157,12 +157,12 @@ namespace ParallelMap.Engine.Checkpoint
                 case (byte)'D':
                     if (r.Chunk != _currentChunk)
                     {
-                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalDoneWithoutChunk, r.Chunk));
+                        throw Damage(r.Offset, EngineText.Format(CheckpointMessages.JournalDoneWithoutChunk, r.Chunk));
                     }
 
                     if (r.Index >= _currentCount)
                     {
-                        throw Damage(r.Offset, CheckpointMessages.Format(CheckpointMessages.JournalBadIndex, r.Index, r.Chunk, _currentCount));
+                        throw Damage(r.Offset, EngineText.Format(CheckpointMessages.JournalBadIndex, r.Index, r.Chunk, _currentCount));
                     }
 
                     r.SavedByHook = _currentHook;
@@ -205,7 +205,7 @@ namespace ParallelMap.Engine.Checkpoint
             r.Type = type;
             if (bodyStart + 1 < lf && _buffer[bodyStart + 1] != (byte)'\t')
             {
-                return CheckpointMessages.Format(CheckpointMessages.JournalUnknownType, Encoding.ASCII.GetString(_buffer, bodyStart, Math.Min(8, lf - bodyStart)));
+                return EngineText.Format(CheckpointMessages.JournalUnknownType, Encoding.ASCII.GetString(_buffer, bodyStart, Math.Min(8, lf - bodyStart)));
             }
 
             // Field boundaries: at most four fields in any record type.
@@ -243,12 +243,12 @@ namespace ParallelMap.Engine.Checkpoint
                 case (byte)'F': expected = 3; break;
                 case (byte)'E': expected = 1; break;
                 default:
-                    return CheckpointMessages.Format(CheckpointMessages.JournalUnknownType, (char)type);
+                    return EngineText.Format(CheckpointMessages.JournalUnknownType, (char)type);
             }
 
             if (count != expected)
             {
-                return CheckpointMessages.Format(CheckpointMessages.JournalBadFieldCount, (char)type, count, expected);
+                return EngineText.Format(CheckpointMessages.JournalBadFieldCount, (char)type, count, expected);
             }
 
             try
@@ -273,7 +273,7 @@ namespace ParallelMap.Engine.Checkpoint
                         string saver = DecodeText(s3, e3);
                         if (saver != SaverDefault && saver != SaverHook)
                         {
-                            return CheckpointMessages.Format(CheckpointMessages.JournalBadSaver, saver);
+                            return EngineText.Format(CheckpointMessages.JournalBadSaver, saver);
                         }
 
                         r.SavedByHook = saver == SaverHook;
@@ -431,8 +431,8 @@ namespace ParallelMap.Engine.Checkpoint
         private CheckpointException Damage(long offset, string problem)
         {
             string message = problem == ChecksumProblem
-                ? CheckpointMessages.Format(CheckpointMessages.JournalChecksum, Path, offset)
-                : CheckpointMessages.Format(CheckpointMessages.JournalMalformed, Path, offset, problem);
+                ? EngineText.Format(CheckpointMessages.JournalChecksum, Path, offset)
+                : EngineText.Format(CheckpointMessages.JournalMalformed, Path, offset, problem);
             return CheckpointException.Corrupt(Path, offset, message);
         }
     }

@@ -53,7 +53,7 @@ namespace ParallelMap.Engine.Checkpoint
             }
             catch (DecoderFallbackException)
             {
-                throw CheckpointException.Corrupt(path, 0, CheckpointMessages.Format(CheckpointMessages.ManifestUnreadable, path, 0, "not UTF-8"));
+                throw CheckpointException.Corrupt(path, 0, EngineText.Format(CheckpointMessages.ManifestUnreadable, path, 0, "not UTF-8"));
             }
 
             object? parsed;
@@ -64,7 +64,7 @@ namespace ParallelMap.Engine.Checkpoint
             catch (MiniJson.JsonFormatException e)
             {
                 long offset = DurableIo.StrictUtf8.GetByteCount(text.Substring(0, Math.Min(e.Offset, text.Length)));
-                throw CheckpointException.Corrupt(path, offset, CheckpointMessages.Format(CheckpointMessages.ManifestUnreadable, path, offset, e.Message));
+                throw CheckpointException.Corrupt(path, offset, EngineText.Format(CheckpointMessages.ManifestUnreadable, path, offset, e.Message));
             }
 
             if (!(parsed is Dictionary<string, object?> root))
@@ -75,7 +75,7 @@ namespace ParallelMap.Engine.Checkpoint
             string format = root.TryGetValue("format", out object? f) && f is string fs ? fs : string.Empty;
             if (format != FormatName)
             {
-                throw new CheckpointException(CheckpointErrorIds.CheckpointCorrupt, CheckpointMessages.Format(CheckpointMessages.ManifestNotCheckpoint, path, format), path);
+                throw new CheckpointException(CheckpointErrorIds.CheckpointCorrupt, EngineText.Format(CheckpointMessages.ManifestNotCheckpoint, path, format), path);
             }
 
             // The version is checked before anything else it governs, so a future manifest with
@@ -89,7 +89,7 @@ namespace ParallelMap.Engine.Checkpoint
             {
                 throw new CheckpointException(
                     CheckpointErrorIds.CheckpointVersionUnsupported,
-                    CheckpointMessages.Format(CheckpointMessages.ManifestVersionUnsupported, path, version, CurrentVersion),
+                    EngineText.Format(CheckpointMessages.ManifestVersionUnsupported, path, version, CurrentVersion),
                     path);
             }
 
@@ -131,6 +131,6 @@ namespace ParallelMap.Engine.Checkpoint
             => "ParallelMap.Engine " + typeof(ManifestFile).Assembly.GetName().Version?.ToString();
 
         private static CheckpointException Malformed(string path, string what)
-            => CheckpointException.Corrupt(path, 0, CheckpointMessages.Format(CheckpointMessages.ManifestUnreadable, path, 0, what));
+            => CheckpointException.Corrupt(path, 0, EngineText.Format(CheckpointMessages.ManifestUnreadable, path, 0, what));
     }
 }

@@ -42,7 +42,7 @@ namespace ParallelMap.Engine.Checkpoint
             if (_stream is null) throw new ObjectDisposedException(nameof(ResultSpill));
             if (Length + count > MaxLength)
             {
-                throw new InvalidOperationException(CheckpointMessages.Format(CheckpointMessages.ResultTooLarge, MaxLength));
+                throw new InvalidOperationException(EngineText.Format(CheckpointMessages.ResultTooLarge, MaxLength));
             }
 
             _stream.Write(buffer, offset, count);

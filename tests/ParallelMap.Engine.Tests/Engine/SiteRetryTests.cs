@@ -18,12 +18,16 @@ public class SiteRetryTests
     private sealed class SiteWorker : Worker<int, int>
     {
         private readonly Action<int, ItemContext<int>, int> _process;
+        private readonly TimeSpan _beginTakes;
 
-        public SiteWorker(int site, Action<int, ItemContext<int>, int> process)
+        public SiteWorker(int site, Action<int, ItemContext<int>, int> process, TimeSpan beginTakes)
         {
             Site = site;
             _process = process;
+            _beginTakes = beginTakes;
         }
+
+        protected override void Begin() => Thread.Sleep(_beginTakes);
 
         protected override void Process(int input, ItemContext<int> context) => _process(input, context, Site);
     }
@@ -32,14 +36,16 @@ public class SiteRetryTests
     {
         private readonly Func<int, int> _siteOf;
         private readonly Action<int, ItemContext<int>, int> _process;
+        private readonly Func<int, TimeSpan> _beginTakes;
 
-        public Sites(Func<int, int> siteOf, Action<int, ItemContext<int>, int> process)
+        public Sites(Func<int, int> siteOf, Action<int, ItemContext<int>, int> process, Func<int, TimeSpan>? beginTakes = null)
         {
             _siteOf = siteOf;
             _process = process;
+            _beginTakes = beginTakes ?? (_ => TimeSpan.Zero);
         }
 
-        public Worker<int, int> Create(int workerId) => new SiteWorker(_siteOf(workerId), _process);
+        public Worker<int, int> Create(int workerId) => new SiteWorker(_siteOf(workerId), _process, _beginTakes(_siteOf(workerId)));
 
         public Worker<int, int> Replace(Worker<int, int> broken, int workerId) => Create(workerId);
 
@@ -142,5 +148,29 @@ public class SiteRetryTests
         Assert.Equal(20, sink.Outcomes.Count);
         Assert.All(sink.Outcomes, o => Assert.Equal(ItemStatus.Succeeded, o.Status));
         Assert.All(attempts.Values, n => Assert.Equal(2, n));
+    }
+
+    [Fact]
+    public void OtherSiteStillOpening_TheRetryWaitsForItPastTheBusyWindow()
+    {
+        // Seen in CI: remote workers take seconds to connect. Site 2's worker opens in 3 s, longer
+        // than the 2 s window; site 1's worker, up at once, fails item 0 (it always fails there)
+        // and must leave the retry to site 2 rather than take it again when the window passes.
+        var ranAt = new ConcurrentQueue<(int Item, int Site)>();
+        var sink = RunOn(
+            new Sites(
+                id => id,
+                (i, c, site) =>
+                {
+                    ranAt.Enqueue((i, site));
+                    if (i == 0 && site == 1) throw new InvalidOperationException("site 1 cannot do item 0");
+                    c.Output(i);
+                },
+                site => site == 2 ? TimeSpan.FromSeconds(3) : TimeSpan.Zero),
+            new EngineOptions { ThrottleLimit = 2, BatchSize = 1, MaxRetries = 1, RetryDelay = TimeSpan.Zero, BeginConcurrency = 0 },
+            0, 1);
+
+        Assert.All(sink.Outcomes, o => Assert.Equal(ItemStatus.Succeeded, o.Status));
+        Assert.Equal(new[] { 1, 2 }, ranAt.Where(r => r.Item == 0).Select(r => r.Site).ToArray());
     }
 }
