@@ -162,26 +162,9 @@ namespace ParallelMap.Engine
         private WorkEntry? TakeFirstForSiteLocked(WorkerSlot<TIn, TOut> slot)
         {
             Debug.Assert(Monitor.IsEntered(_lock));
-            WorkEntry first = _input.Dequeue();
-            int site = slot.Worker?.Site ?? 0;
-            if (site == 0 || !LeavesToOtherSiteLocked(first, site)) return first;
-
-            var passed = new List<WorkEntry> { first };
-            WorkEntry? pick = null;
-            while (_input.Count > 0)
-            {
-                WorkEntry next = _input.Dequeue();
-                if (LeavesToOtherSiteLocked(next, site))
-                {
-                    passed.Add(next);
-                    continue;
-                }
-
-                pick = next;
-                break;
-            }
-
-            RequeueFirstLocked(passed);
+            List<WorkEntry>? passed = null;
+            WorkEntry? pick = DequeueForSiteLocked(slot.Worker?.Site ?? 0, ref passed);
+            if (passed is not null) RequeueFirstLocked(passed);
             return pick;
         }
 
@@ -190,20 +173,31 @@ namespace ParallelMap.Engine
         {
             int site = slot.Worker?.Site ?? 0;
             List<WorkEntry>? passed = null;
-            while (count > 0 && _input.Count > 0)
+            for (; count > 0; count--)
             {
-                WorkEntry next = _input.Dequeue();
-                if (site != 0 && LeavesToOtherSiteLocked(next, site))
-                {
-                    (passed ??= new List<WorkEntry>()).Add(next);
-                    continue;
-                }
-
+                WorkEntry? next = DequeueForSiteLocked(site, ref passed);
+                if (next is null) break;
                 slot.Local.Enqueue(next);
-                count--;
             }
 
             if (passed is not null) RequeueFirstLocked(passed);
+        }
+
+        /// <summary>
+        /// The next queued item a worker of <paramref name="site"/> may take, or null when none is
+        /// left (lock held). Items it passes over are added to <paramref name="passed"/>, made only
+        /// then, for the caller to put back at the head: a worker without a site takes the head.
+        /// </summary>
+        private WorkEntry? DequeueForSiteLocked(int site, ref List<WorkEntry>? passed)
+        {
+            while (_input.Count > 0)
+            {
+                WorkEntry e = _input.Dequeue();
+                if (site == 0 || !LeavesToOtherSiteLocked(e, site)) return e;
+                (passed ??= new List<WorkEntry>()).Add(e);
+            }
+
+            return null;
         }
 
         /// <summary>
@@ -217,10 +211,22 @@ namespace ParallelMap.Engine
             if (e.AvoidSite != site) return false;
             long now = _clock.ElapsedTicks;
             bool busyElsewhere = false;
+            bool opening = now < e.DueTicks + (long)(AvoidSiteOpeningWindow.TotalSeconds * Stopwatch.Frequency);
             foreach (WorkerSlot<TIn, TOut> other in _live)
             {
-                if (other.Aborted || !(other.Worker is Worker<TIn, TOut> w) || w.Site == 0 || w.Site == site) continue;
-                if (other.Beginning && now < e.DueTicks + (long)(AvoidSiteOpeningWindow.TotalSeconds * Stopwatch.Frequency)) return true;
+                if (other.Aborted) continue;
+
+                // A slot whose thread has not made its worker yet (the source is asked on that
+                // thread, outside the lock) is of a site not known yet: it may be another.
+                Worker<TIn, TOut>? w = other.Worker;
+                if (w is null)
+                {
+                    if (other.Beginning && opening) return true;
+                    continue;
+                }
+
+                if (w.Site == 0 || w.Site == site) continue;
+                if (other.Beginning && opening) return true;
                 busyElsewhere = true;
             }
 

@@ -163,6 +163,11 @@ public class SiteRetryTests
                 (i, c, site) =>
                 {
                     ranAt.Enqueue((i, site));
+
+                    // Held a moment, so that item 1 is queued while site 1's worker is busy and
+                    // a second worker (site 2) is started for it: were site 1's worker idle, the
+                    // engine would wake it instead, and no other site would exist.
+                    if (i == 0 && site == 1) Thread.Sleep(200);
                     if (i == 0 && site == 1) throw new InvalidOperationException("site 1 cannot do item 0");
                     c.Output(i);
                 },
