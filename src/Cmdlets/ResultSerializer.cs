@@ -16,7 +16,7 @@ namespace ParallelMap.Commands
     /// writes for it, which costs a fraction of PSSerializer's per-call set-up; anything else goes
     /// through PSSerializer, the same format Export-Clixml writes. A big result is written as
     /// several such documents back to back (<see cref="SpillingResult"/>), which
-    /// <see cref="Deserialize(byte[])"/> reads as one sequence.
+    /// <see cref="Deserialize"/> reads as one sequence.
     /// </summary>
     internal static class ResultSerializer
     {
@@ -65,12 +65,10 @@ namespace ParallelMap.Commands
 
         /// <summary>
         /// A recorded payload's objects, in the order they were written: each CliXml document in
-        /// it, one after another. Splitting at the closing tag is safe: in CliXml text, '&lt;' is
-        /// always escaped, so "&lt;/Objs&gt;" appears only where a document ends.
+        /// it, one after another, with the host the payload names (null: this machine). Splitting
+        /// at the closing tag is safe: in CliXml text, '&lt;' is always escaped, so "&lt;/Objs&gt;"
+        /// appears only where a document ends.
         /// </summary>
-        internal static List<object?> Deserialize(byte[] payload) => Deserialize(payload, out _);
-
-        /// <summary>As <see cref="Deserialize(byte[])"/>, with the host the payload names (null: this machine).</summary>
         internal static List<object?> Deserialize(byte[] payload, out string? computerName)
         {
             string text = Encoding.UTF8.GetString(payload);

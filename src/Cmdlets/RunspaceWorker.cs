@@ -450,31 +450,27 @@ namespace ParallelMap.Commands
 
         private void OnOutput(object? value)
         {
-            if (_context is not null && _result is not null)
-            {
-                _result.Add(value);
-            }
-            else if (_context is not null)
-            {
-                _outputs.Add(value);
-
-                // A big item's outputs go down the pipeline as it writes them, a chunk at a time
-                // (the engine blocks this thread while the caller's outbox is full), instead of
-                // being held until the item ends: two items of a million objects each would
-                // otherwise hold both millions. In an ordered run an item streams once it has its
-                // turn, and before that MayStream holds it back (waits) beyond a few thousand.
-                // A resumable batch serializes them as they come instead (SpillingResult), or,
-                // with -PassThru or -SaveScript, which need them alive, holds them whole.
-                if (_outputs.Count % StreamChunk == 0 && _setup.ResultDepth is null && _context.MayStream(_outputs.Count))
-                {
-                    _context.Stream(_outputs.ToArray());
-                    _outputs.Clear();
-                }
-            }
-            else
+            if (_context is null)
             {
                 // Written by the script's begin or end block: no item's output.
                 EmitRecord(new EndOutput(value));
+                return;
+            }
+
+            Keep(value);
+
+            // A big item's outputs go down the pipeline as it writes them, a chunk at a time
+            // (the engine blocks this thread while the caller's outbox is full), instead of
+            // being held until the item ends: two items of a million objects each would
+            // otherwise hold both millions. In an ordered run an item streams once it has its
+            // turn, and before that MayStream holds it back (waits) beyond a few thousand.
+            // A resumable batch (ResultDepth) never streams: Keep serializes its outputs as they
+            // come (SpillingResult), or, with -PassThru or -SaveScript, which need them alive,
+            // holds them whole.
+            if (_setup.ResultDepth is null && _outputs.Count % StreamChunk == 0 && _context.MayStream(_outputs.Count))
+            {
+                _context.Stream(_outputs.ToArray());
+                _outputs.Clear();
             }
         }
 

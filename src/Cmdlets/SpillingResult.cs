@@ -38,9 +38,6 @@ namespace ParallelMap.Commands
             _newSpill = newSpill;
         }
 
-        /// <summary>True once a spill file was made for the current item (for tests through the file system).</summary>
-        internal bool Spilled => _spill is not null;
-
         /// <summary>Adds one output of the running item.</summary>
         internal void Add(object? value)
         {
