@@ -193,11 +193,25 @@ namespace ParallelMap.Engine
             while (_input.Count > 0)
             {
                 WorkEntry e = _input.Dequeue();
-                if (site == 0 || !LeavesToOtherSiteLocked(e, site)) return e;
+                if (site == 0 || e.AvoidSite != site) return e;
+
+                // Workers start only as the queue outgrows them, so a fast worker of this site
+                // may be the only one: then start another where the throttle allows (the source
+                // places it where fewest run: another host) and leave the retry to it.
+                bool leave = LeavesToOtherSiteLocked(e, site) || (StartWorkerForRetryLocked() && LeavesToOtherSiteLocked(e, site));
+                if (!leave) return e;
                 (passed ??= new List<WorkEntry>()).Add(e);
             }
 
             return null;
+        }
+
+        /// <summary>Starts one more worker if the throttle has a free place (lock held); true if it did.</summary>
+        private bool StartWorkerForRetryLocked()
+        {
+            if (_stopping || _live.Count >= PlacesLocked || Volatile.Read(ref _disposed) != 0) return false;
+            SpawnLocked();
+            return true;
         }
 
         /// <summary>

@@ -178,4 +178,28 @@ public class SiteRetryTests
         Assert.All(sink.Outcomes, o => Assert.Equal(ItemStatus.Succeeded, o.Status));
         Assert.Equal(new[] { 1, 2 }, ranAt.Where(r => r.Item == 0).Select(r => r.Site).ToArray());
     }
+
+    [Fact]
+    public void OnlyTheFailingSitesWorkerRuns_AnotherIsStartedForTheRetry()
+    {
+        // One item at throttle 2: only one worker is ever started for it (site 1), and it fails
+        // there. Seen in CI over remote sessions: a fast host's worker ran alone and took its own
+        // retry. The retry starts a worker for the free place (site 2) and waits for it.
+        var ranAt = new ConcurrentQueue<int>();
+        var sink = RunOn(
+            new Sites(
+                id => id,
+                (i, c, site) =>
+                {
+                    ranAt.Enqueue(site);
+                    if (site == 1) throw new InvalidOperationException("site 1 cannot do item 0");
+                    c.Output(i);
+                },
+                site => site == 2 ? TimeSpan.FromMilliseconds(500) : TimeSpan.Zero),
+            new EngineOptions { ThrottleLimit = 2, MaxRetries = 1, RetryDelay = TimeSpan.Zero, BeginConcurrency = 0 },
+            0);
+
+        Assert.Equal(ItemStatus.Succeeded, Assert.Single(sink.Outcomes).Status);
+        Assert.Equal(new[] { 1, 2 }, ranAt.ToArray());
+    }
 }
