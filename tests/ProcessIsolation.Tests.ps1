@@ -316,3 +316,88 @@ Describe 'Process isolation: no child process is left' {
         finally { Remove-Item $folder -Recurse -Force }
     }
 }
+
+Describe 'A pool of worker processes (New-ParallelPool -Isolation Process)' {
+    BeforeAll {
+        $baseline = @(Get-ChildProcessIds)
+    }
+    AfterEach {
+        Get-ParallelPool | Remove-ParallelPool
+        Wait-Until { @(Get-ChildProcessIds | Where-Object { $_ -notin $baseline }).Count -eq 0 } -Seconds 15
+    }
+
+    It 'starts and sets up each worker process once, reuses them across calls, and ends them at Remove-ParallelPool' {
+        $folder = New-TempFolder
+        try {
+            $pool = New-ParallelPool -Isolation Process -ThrottleLimit 2 -Variable @{ folder = $folder } -InitializationScript { Add-Content -LiteralPath (Join-Path $folder "init-$PID") -Value x }
+            $pool.Isolation | Should -Be 'Process'
+            $first = @(1..20 | Invoke-ParallelMap -Pool $pool { $PID })
+            $second = @(1..20 | Invoke-ParallelMap -Pool $pool { $PID })
+            $pids = @($first + $second | Sort-Object -Unique)
+            $pids.Count | Should -BeLessOrEqual 2
+            $pids | Should -Not -Contain $PID -Because 'items run in worker processes'
+            ($second | Sort-Object -Unique) | Should -BeIn $pids
+            foreach ($p in $pids) { @(Get-Content -LiteralPath (Join-Path $folder "init-$p")).Count | Should -Be 1 -Because 'a pooled process runs its init once, whatever the calls' }
+            $pool.IdleRunspaces | Should -Be $pids.Count
+
+            $children = @(Get-ChildProcessIds | Where-Object { $_ -notin $baseline })
+            $children.Count | Should -Be $pids.Count -Because 'the processes outlive the calls'
+            Remove-ParallelPool $pool
+            Wait-Until { @(Get-ChildProcessIds | Where-Object { $_ -notin $baseline }).Count -eq 0 } -Seconds 15
+        }
+        finally { Remove-Item -LiteralPath $folder -Recurse -Force }
+    }
+
+    It 'gives each call its own variables and location, and none of an earlier call''s' {
+        $pool = New-ParallelPool -Isolation Process -ThrottleLimit 1
+        $a = New-TempFolder
+        $b = New-TempFolder
+        try {
+            Push-Location $a
+            try { $r1 = 1 | Invoke-ParallelMap -Pool $pool -Variable @{ mine = 'one' } { "$mine $((Get-Location).Path) $PID" } }
+            finally { Pop-Location }
+            Push-Location $b
+            try { $r2 = 1 | Invoke-ParallelMap -Pool $pool { "[$mine] $((Get-Location).Path) $PID" } }
+            finally { Pop-Location }
+            $p1 = ($r1 -split ' ')[-1]
+            $r1 | Should -Be "one $((Resolve-Path $a).Path) $p1"
+            $r2 | Should -Be "[] $((Resolve-Path $b).Path) $p1" -Because 'the same process, without the first call''s variable, in the second caller''s location'
+        }
+        finally { Remove-Item -LiteralPath $a, $b -Recurse -Force }
+    }
+
+    It 'replaces a worker process that died between calls, and one killed by a timeout' {
+        $pool = New-ParallelPool -Isolation Process -ThrottleLimit 1
+        $p1 = 1 | Invoke-ParallelMap -Pool $pool { $PID }
+        Stop-Process -Id $p1 -Force
+        Wait-Until { -not (Get-Process -Id $p1 -ErrorAction Ignore) } -Seconds 15
+        $p2 = 1 | Invoke-ParallelMap -Pool $pool { $PID }
+        $p2 | Should -Not -Be $p1
+        $r = @(1, 2 | Invoke-ParallelMap -Pool $pool -TimeoutSeconds 2 { if ($_ -eq 1) { Start-Sleep 3600 }; $PID } -ErrorVariable ev -ErrorAction SilentlyContinue)
+        $ev.Count | Should -Be 1
+        $ev[0].FullyQualifiedErrorId | Should -BeLike 'ItemTimedOut*'
+        $r.Count | Should -Be 1
+        $r[0] | Should -Not -Be $p2 -Because 'the timed-out process was killed and replaced'
+        (1 | Invoke-ParallelMap -Pool $pool { $PID }) | Should -Be $r[0] -Because 'the replacement went back to the pool'
+    }
+
+    It 'records a resumable batch through the pool''s processes' {
+        $cp = Join-Path ([System.IO.Path]::GetTempPath()) ('pm-pool-cp-' + [guid]::NewGuid().ToString('N'))
+        try {
+            $pool = New-ParallelPool -Isolation Process -ThrottleLimit 2
+            $s = 1..10 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp -Pool $pool { "$_ in $PID" }
+            $s.Done | Should -Be 10
+            $saved = @(Receive-ResumableBatch $cp)
+            $saved.Count | Should -Be 10
+            $saved | ForEach-Object { [int]($_ -split ' ')[-1] } | Should -Not -Contain $PID
+        }
+        finally { Remove-Item -LiteralPath $cp -Recurse -Force -ErrorAction Ignore }
+    }
+
+    It 'refuses -IdleTimeoutSeconds, and -Isolation or the recycling limits given to a call on the pool' {
+        { New-ParallelPool -Isolation Process -IdleTimeoutSeconds 5 } | Should -Throw -ErrorId 'PoolSettingConflict,*'
+        $pool = New-ParallelPool -Isolation Process -ThrottleLimit 1
+        { 1 | Invoke-ParallelMap -Pool $pool -Isolation Process { $_ } } | Should -Throw -ErrorId 'PoolSettingConflict,*'
+        { 1 | Invoke-ParallelMap -Pool $pool -Isolation Process -MaxItemsPerWorker 2 { $_ } } | Should -Throw -ErrorId 'PoolSettingConflict,*'
+    }
+}

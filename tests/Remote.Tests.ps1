@@ -410,6 +410,7 @@ Describe 'New-ParallelPool -Session' {
 
     It 'refuses -IdleTimeoutSeconds with -Session, and a closed session, up front' {
         { New-ParallelPool -Session (Get-TestSession 0) -IdleTimeoutSeconds 5 } | Should -Throw -ErrorId 'SessionParameterConflict*'
+        { New-ParallelPool -Session (Get-TestSession 0) -Isolation Process } | Should -Throw -ErrorId 'SessionParameterConflict*'
         $closed = New-LoopbackSession -Info $info -HostInfo $info.Hosts[0] -Name 'closed-pool'
         Remove-PSSession $closed
         { New-ParallelPool -Session $closed } | Should -Throw -ErrorId 'SessionNotUsable*'

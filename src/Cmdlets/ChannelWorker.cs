@@ -397,7 +397,8 @@ namespace ParallelMap.Commands
 
             if (pool is not null)
             {
-                var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, null, Array.Empty<string>(), _setup.Variables, _setup.ScriptBlocks);
+                // The call's own location (a worker process; null for a remote host, which stays in its home).
+                var errors = child.RunScript(ProcessScripts.Setup, EmitRecord, _setup.Functions, _setup.WorkingDirectory, Array.Empty<string>(), _setup.Variables, _setup.ScriptBlocks);
                 if (errors.Count > 0) throw SetupFailed(errors);
             }
 

@@ -58,6 +58,14 @@ namespace ParallelMap.Commands
         [ValidateNotNullOrEmpty]
         public PSSession[]? Session { get; set; }
 
+        /// <summary>
+        /// Process: the pool keeps -ThrottleLimit worker processes instead of runspaces, each
+        /// started and set up once, then reused by every call given -Pool (crash isolation without
+        /// a process start per call). Runspace (default): runspaces of this process.
+        /// </summary>
+        [Parameter]
+        public WorkerIsolation Isolation { get; set; } = WorkerIsolation.Runspace;
+
         /// <summary>Builds the pool's runspace template; every bad argument fails here. No runspace opens until a call needs one.</summary>
         protected override void EndProcessing()
         {
@@ -69,6 +77,17 @@ namespace ParallelMap.Commands
                 if (Session is not null && MyInvocation.BoundParameters.ContainsKey(nameof(IdleTimeoutSeconds)))
                 {
                     throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.SessionConflict, nameof(IdleTimeoutSeconds), Strings.ConflictIdleTimeout)), ErrorIds.SessionParameterConflictId, ErrorCategory.InvalidArgument, nameof(IdleTimeoutSeconds)));
+                }
+
+                bool processes = Isolation == WorkerIsolation.Process;
+                if (processes && Session is not null)
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.SessionConflict, nameof(Isolation), Strings.ConflictIsolation)), ErrorIds.SessionParameterConflictId, ErrorCategory.InvalidArgument, nameof(Isolation)));
+                }
+
+                if (processes && MyInvocation.BoundParameters.ContainsKey(nameof(IdleTimeoutSeconds)))
+                {
+                    throw new CommandErrorException(new ErrorRecord(new ArgumentException(Strings.ProcessPoolIdleTimeout), ErrorIds.PoolSettingConflictId, ErrorCategory.InvalidArgument, nameof(IdleTimeoutSeconds)));
                 }
 
                 var modules = new List<string>();
@@ -88,9 +107,9 @@ namespace ParallelMap.Commands
                 RunspaceTemplate.AddFunctionEntries(iss, InvokeCommand, Function);
                 iss.Variables.Add(new SessionStateVariableEntry("PSModuleAutoLoadingPreference", SessionState.PSVariable.GetValue("PSModuleAutoLoadingPreference"), string.Empty));
                 TimeSpan? idle = IdleTimeoutSeconds > 0 ? TimeSpan.FromSeconds(IdleTimeoutSeconds) : (TimeSpan?)null;
-                RemotePool? remote = Session is null ? null : MakeRemote(iss, modules, init, cleanup, scriptBlocks);
-                int size = remote is null ? ThrottleLimit : ThrottleLimit * remote.Sessions.Length;
-                var pool = new ParallelPool(PoolRegistry.NextId(), size, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace, Remote = remote, ScriptBlockVariables = scriptBlocks };
+                ChannelPool? channels = Session is not null || processes ? MakeChannels(iss, modules, init, cleanup, scriptBlocks) : null;
+                int size = channels?.Sessions is PSSession[] sessions ? ThrottleLimit * sessions.Length : ThrottleLimit;
+                var pool = new ParallelPool(PoolRegistry.NextId(), size, idle, iss, modules, init, cleanup) { Owner = Runspace.DefaultRunspace, Channels = channels, ScriptBlockVariables = scriptBlocks };
                 PoolRegistry.Add(pool);
                 WriteObject(pool);
             }
@@ -100,13 +119,19 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>Checks the sessions (ErrorId SessionNotUsable) and reads the pool's set-up as it crosses to the hosts (ErrorId VariableNotSerializable); nothing connects yet.</summary>
-        private RemotePool MakeRemote(InitialSessionState iss, List<string> modules, string? init, string? cleanup, IReadOnlyList<KeyValuePair<string, string>> scriptBlocks)
+        /// <summary>
+        /// The pool's connections (-Session: the sessions checked, ErrorId SessionNotUsable) or
+        /// worker processes (-Isolation Process), and its set-up as it crosses to them (ErrorId
+        /// VariableNotSerializable); nothing connects or starts yet.
+        /// </summary>
+        private ChannelPool MakeChannels(InitialSessionState iss, List<string> modules, string? init, string? cleanup, IReadOnlyList<KeyValuePair<string, string>> scriptBlocks)
         {
-            foreach (PSSession s in Session!) SessionSlot.Check(s);
+            foreach (PSSession s in Session ?? Array.Empty<PSSession>()) SessionSlot.Check(s);
             ProcessSetup setup = ProcessSetup.From(new RunspaceSetup(iss, string.Empty, init, cleanup) { Modules = modules, ScriptBlockVariables = scriptBlocks });
-            setup.WorkingDirectory = null;
-            return new RemotePool((PSSession[])Session.Clone(), ThrottleLimit, setup);
+
+            // Each call sets its own location; a worker process starts in the pool maker's.
+            setup.WorkingDirectory = Session is null ? SessionState.Path.CurrentFileSystemLocation.ProviderPath : null;
+            return new ChannelPool((PSSession[]?)Session?.Clone(), ThrottleLimit, setup);
         }
     }
 }

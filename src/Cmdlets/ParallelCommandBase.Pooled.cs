@@ -29,8 +29,8 @@ namespace ParallelMap.Commands
                 }
             }
 
-            // A pool's runspaces live in this process; a silent in-process run would defeat the
-            // very reason -Isolation Process was asked for.
+            // How the workers run belongs to the pool (New-ParallelPool -Isolation Process); a
+            // call that asked otherwise must not run silently the pool's way.
             foreach (string name in new[] { nameof(Isolation), nameof(MaxItemsPerWorker), nameof(MaxWorkerMemoryMB) })
             {
                 if (MyInvocation.BoundParameters.ContainsKey(name))
@@ -45,9 +45,9 @@ namespace ParallelMap.Commands
                 throw new CommandErrorException(new ErrorRecord(new ArgumentException(UserText.Format(Strings.ThrottleAbovePool, ThrottleLimit, pool.Size)), ErrorIds.PoolSettingConflictId, ErrorCategory.InvalidArgument, pool));
             }
 
-            if (pool.Remote is RemotePool remotePool)
+            if (pool.Channels is ChannelPool channels)
             {
-                BeginRemotePooled(pool, remotePool, itemScript, usingValues, throttleGiven);
+                BeginChannelPooled(pool, channels, itemScript, usingValues, throttleGiven);
                 return;
             }
 
@@ -82,21 +82,35 @@ namespace ParallelMap.Commands
         }
 
         /// <summary>
-        /// A call on a pool made with -Session: its workers borrow the pool's connections to the
-        /// hosts (<see cref="RemotePool"/>), add the call's variables and preferences, and give
-        /// them back after the call's last item with those undone.
+        /// A call on a pool made with -Session or -Isolation Process: its workers borrow the pool's
+        /// connections to the hosts or its worker processes (<see cref="ChannelPool"/>), add the
+        /// call's variables, preferences and (for processes) location, and give them back after
+        /// the call's last item with those undone.
         /// </summary>
-        private void BeginRemotePooled(ParallelPool pool, RemotePool remotePool, string itemScript, Dictionary<string, object?> usingValues, bool throttleGiven)
+        private void BeginChannelPooled(ParallelPool pool, ChannelPool channels, string itemScript, Dictionary<string, object?> usingValues, bool throttleGiven)
         {
             var setup = new RunspaceSetup(BuildSessionTemplate(usingValues, out var scriptBlocks), itemScript, null, null)
             {
                 ScriptBlockVariables = scriptBlocks,
                 ResultDepth = ResultSerializationDepth,
                 NewSpill = ResultSpillSource,
+
+                // A worker process starts each call in the caller's location, as a runspace does.
+                WorkingDirectory = channels.Sessions is null ? SessionState.Path.CurrentFileSystemLocation.ProviderPath : null,
             };
-            var remote = RemoteWorkerSource.For(setup, remotePool.Sessions, remotePool.PerSession, !NoComputerName, remotePool);
             var options = BuildOptions();
-            RemoteWorkerSource.Tune(options, BatchSize);
+            IWorkerSource<object?, object?> source;
+            if (channels.Sessions is PSSession[] sessions)
+            {
+                source = RemoteWorkerSource.For(setup, sessions, channels.PerSession, !NoComputerName, channels);
+                RemoteWorkerSource.Tune(options, BatchSize);
+            }
+            else
+            {
+                source = ProcessWorkerSource.For(setup, 0, 0, channels);
+                if (BatchSize == 0) options.TargetBatchDuration = ProcessWorkerSource.TargetBatchDuration;
+            }
+
             try
             {
                 _lease = pool.Reserve(throttleGiven ? ThrottleLimit : pool.Size, InitialSessionState.Create(), _stopSource.Token);
@@ -112,7 +126,7 @@ namespace ParallelMap.Commands
 
             options.ThrottleLimit = _lease.Throttle;
             _progressId = Math.Abs(GetHashCode() % 100000) + 1;
-            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, remote, this);
+            _engine = ParallelEngine.CreateWithSource<object?, object?>(options, source, this);
         }
     }
 }

@@ -76,16 +76,19 @@ namespace ParallelMap.Commands
         /// <summary>When the pool was made (local time).</summary>
         public DateTime Created { get; }
 
-        /// <summary>Runspaces open now: idle, lent to a call, or being opened (for a pool of -Session, its idle remote connections).</summary>
+        /// <summary>How the pool's workers run: runspaces of this process (also for -Session, whose workers are remote runspaces), or worker processes.</summary>
+        public WorkerIsolation Isolation => Channels is ChannelPool c && c.Sessions is null ? WorkerIsolation.Process : WorkerIsolation.Runspace;
+
+        /// <summary>Runspaces open now: idle, lent to a call, or being opened (for a pool of -Session or -Isolation Process, its idle connections or worker processes).</summary>
         public int OpenRunspaces
         {
-            get { lock (_sync) return _open + (Remote?.IdleCount ?? 0); }
+            get { lock (_sync) return _open + (Channels?.IdleCount ?? 0); }
         }
 
         /// <summary>Open runspaces that no call holds.</summary>
         public int IdleRunspaces
         {
-            get { lock (_sync) return _idle.Count + (Remote?.IdleCount ?? 0); }
+            get { lock (_sync) return _idle.Count + (Channels?.IdleCount ?? 0); }
         }
 
         /// <summary>Runspaces lent to calls now.</summary>
@@ -119,8 +122,8 @@ namespace ParallelMap.Commands
 
         internal string? CleanupScript { get; }
 
-        /// <summary>For a pool made with -Session: its connections to the sessions' hosts (the pool then has no local runspaces).</summary>
-        internal RemotePool? Remote { get; set; }
+        /// <summary>For a pool made with -Session (connections to the sessions' hosts) or -Isolation Process (worker processes): its channels; the pool then has no runspaces of its own.</summary>
+        internal ChannelPool? Channels { get; set; }
 
         /// <summary>The runspace that made the pool: closing it, or removing the module from it, closes the pool.</summary>
         internal Runspace? Owner { get; set; }
@@ -152,7 +155,7 @@ namespace ParallelMap.Commands
             PoolRegistry.Remove(this);
             var written = new List<object>();
             foreach (PooledRunspace r in idle) written.AddRange(CloseQuietly(r));
-            if (Remote is RemotePool remote) written.AddRange(remote.Close());
+            if (Channels is ChannelPool channels) written.AddRange(channels.Close());
             return written;
         }
 

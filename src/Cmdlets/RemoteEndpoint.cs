@@ -22,7 +22,7 @@ namespace ParallelMap.Commands
 
         private readonly SessionSlot _slot;
         private readonly int _slotIndex;
-        private readonly RemotePool? _pool;
+        private readonly ChannelPool? _pool;
         private readonly bool _addComputerName;
         private int _released;
 
@@ -31,7 +31,7 @@ namespace ParallelMap.Commands
         /// session at <paramref name="slotIndex"/> of the run; with <paramref name="pool"/>, its
         /// connections are borrowed from that pool and given back.
         /// </summary>
-        internal RemoteEndpoint(SessionSlot slot, int slotIndex, RemotePool? pool, bool addComputerName)
+        internal RemoteEndpoint(SessionSlot slot, int slotIndex, ChannelPool? pool, bool addComputerName)
         {
             _slot = slot;
             _slotIndex = slotIndex;

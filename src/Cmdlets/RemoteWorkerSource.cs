@@ -16,10 +16,10 @@ namespace ParallelMap.Commands
         private readonly SessionSlot[] _slots;
         private readonly int _perSession;
         private readonly bool _addComputerName;
-        private readonly RemotePool? _pool;
+        private readonly ChannelPool? _pool;
         private readonly object _pick = new object();
 
-        private RemoteWorkerSource(ProcessSetup setup, SessionSlot[] slots, int perSession, bool addComputerName, RemotePool? pool)
+        private RemoteWorkerSource(ProcessSetup setup, SessionSlot[] slots, int perSession, bool addComputerName, ChannelPool? pool)
             : base(setup)
         {
             _slots = slots;
@@ -70,7 +70,7 @@ namespace ParallelMap.Commands
         /// connects yet. With <paramref name="pool"/> (a pool made with -Session), the sessions are
         /// the pool's and the workers borrow its connections.
         /// </summary>
-        internal static RemoteWorkerSource For(RunspaceSetup setup, IReadOnlyList<System.Management.Automation.Runspaces.PSSession> sessions, int perSession, bool addComputerName, RemotePool? pool = null)
+        internal static RemoteWorkerSource For(RunspaceSetup setup, IReadOnlyList<System.Management.Automation.Runspaces.PSSession> sessions, int perSession, bool addComputerName, ChannelPool? pool = null)
         {
             var slots = new SessionSlot[sessions.Count];
             for (int i = 0; i < slots.Length; i++) slots[i] = SessionSlot.Check(sessions[i]);

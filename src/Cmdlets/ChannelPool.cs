@@ -5,33 +5,37 @@ using System.Management.Automation.Runspaces;
 namespace ParallelMap.Commands
 {
     /// <summary>
-    /// The remote part of a pool made with <c>New-ParallelPool -Session</c>: connections to the
-    /// sessions' hosts that outlive a call, each opened and given the pool's set-up (modules,
-    /// functions, variables, initialization script) once. A call borrows them through its
-    /// workers (<see cref="RemoteEndpoint"/>), adds its own variables, runs its driver, and gives
-    /// them back with its variables undone (<see cref="ProcessScripts.Reset"/>). The places (how
-    /// many calls' workers at once) are the owning <see cref="ParallelPool"/>'s.
+    /// The channels of a pool made with <c>New-ParallelPool -Session</c> (connections to the
+    /// sessions' hosts) or <c>-Isolation Process</c> (worker processes) that outlive a call, each
+    /// opened and given the pool's set-up (modules, functions, variables, initialization script)
+    /// once. A call borrows them through its workers (<see cref="RemoteEndpoint"/>,
+    /// <see cref="ProcessEndpoint"/>), adds its own variables and location, runs its driver, and
+    /// gives them back with its variables undone (<see cref="ProcessScripts.Reset"/>). The places
+    /// (how many calls' workers at once) are the owning <see cref="ParallelPool"/>'s.
     /// </summary>
     /// <remarks>One lock guards the idle lists; nothing runs a script or closes a connection under it.</remarks>
-    internal sealed class RemotePool
+    internal sealed class ChannelPool
     {
         private readonly object _sync = new object();
         private readonly List<DriverChannel>[] _idle;
         private bool _closed;
 
-        internal RemotePool(PSSession[] sessions, int perSession, ProcessSetup setup)
+        /// <param name="sessions">The sessions whose hosts the channels connect to, or null: worker processes of this machine.</param>
+        /// <param name="perSession">The most channels kept per session (or in all, for processes).</param>
+        /// <param name="setup">The pool's own set-up.</param>
+        internal ChannelPool(PSSession[]? sessions, int perSession, ProcessSetup setup)
         {
             Sessions = sessions;
             PerSession = perSession;
             Setup = setup;
-            _idle = new List<DriverChannel>[sessions.Length];
-            for (int i = 0; i < sessions.Length; i++) _idle[i] = new List<DriverChannel>();
+            _idle = new List<DriverChannel>[sessions?.Length ?? 1];
+            for (int i = 0; i < _idle.Length; i++) _idle[i] = new List<DriverChannel>();
         }
 
-        /// <summary>The user's sessions whose hosts the pool connects to (only read, never used for work).</summary>
-        internal PSSession[] Sessions { get; }
+        /// <summary>The user's sessions whose hosts the pool connects to (only read, never used for work); null for a pool of worker processes.</summary>
+        internal PSSession[]? Sessions { get; }
 
-        /// <summary>The most connections kept to each session's host.</summary>
+        /// <summary>The most channels kept to each session's host, or of worker processes.</summary>
         internal int PerSession { get; }
 
         /// <summary>The pool's own set-up: what every connection gets once, before any call's.</summary>
@@ -51,7 +55,7 @@ namespace ParallelMap.Commands
             }
         }
 
-        /// <summary>An idle connection to session <paramref name="index"/>'s host that is still alive, or null.</summary>
+        /// <summary>An idle channel of session <paramref name="index"/> (0 for processes) that is still alive, or null.</summary>
         internal DriverChannel? TakeIdle(int index)
         {
             var dead = new List<DriverChannel>();
