@@ -38,6 +38,8 @@ namespace ParallelMap.Engine
     /// lock. Nothing calls the sink, a worker, or waits on a thread while holding either lock
     /// (waits on a <see cref="WaitQueue"/> release the engine lock first). Fields marked "(lock)"
     /// are guarded by <c>_lock</c>; <see cref="AssertInvariants"/> checks them in DEBUG builds.
+    /// The <see cref="BeginGate"/>'s monitor is a leaf: taken with no other lock held, and nothing
+    /// else is taken under it.
     /// </para>
     /// <para>
     /// The parts, one file each: delivery and the reorder window (the caller's side,
@@ -81,7 +83,7 @@ namespace ParallelMap.Engine
         private readonly CancellationTokenRegistration _cancelRegistration;
 
         /// <summary>Limits the workers in their begin at once; null for no limit.</summary>
-        private readonly SemaphoreSlim? _beginGate;
+        private readonly BeginGate? _beginGate;
 
         /// <summary>Guards every field marked "(lock)".</summary>
         private readonly object _lock = new object();
@@ -170,7 +172,7 @@ namespace ParallelMap.Engine
             _sizer = new BatchSizer(options.TargetBatchDuration, options.MaxBatchSize);
             _backoff = new Backoff(options.RetryDelay, options.MaxRetryDelay, options.RandomSeed);
             _reorderWindow = options.EffectiveReorderWindow;
-            if (options.BeginConcurrency > 0 && options.BeginConcurrency < options.ThrottleLimit) _beginGate = new SemaphoreSlim(options.BeginConcurrency);
+            if (options.BeginConcurrency > 0 && options.BeginConcurrency < options.ThrottleLimit) _beginGate = new BeginGate(options.BeginConcurrency);
             if (options.Ordered) _window = new ItemOutcome<TIn, TOut>?[_reorderWindow];
             if (options.ItemTimeout is not null || options.MaxRetries > 0)
             {

@@ -37,7 +37,7 @@ namespace ParallelMap.Engine
                 }
                 finally
                 {
-                    if (admitted) _beginGate!.Release();
+                    if (admitted) _beginGate!.Exit();
                 }
 
                 var loop = new SlotLoop(this, slot);
@@ -94,7 +94,7 @@ namespace ParallelMap.Engine
             if (_beginGate is null) return false;
             while (!slot.Aborted && !IsStoppingRacy)
             {
-                if (_beginGate.Wait(50)) return true;
+                if (_beginGate.TryEnter(50)) return true;
             }
 
             return false;
