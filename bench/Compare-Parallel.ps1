@@ -493,8 +493,8 @@ $contenders = @(
 # One round: the peer's Export-Clixml takes minutes for 2,000,000 objects, and a peak varies little.
 $r = Invoke-Interleaved $contenders 1
 Add-Detail 'bigkey' $r $null
-$peer = $r['foreach-parallel | Export-Clixml']
-Add-Figure 'batch_big_key_peak_mb' $r['ours'].PeakMB 'MB' '<=' 200 "foreach-parallel | Export-Clixml: $(Format-Num $peer.PeakMB 1) MB in $(Format-Num ($peer.Ms / 1000)) s" "2 keys x $nBig objects at throttle 2, recorded in $(Format-Num ($r['ours'].Ms / 1000)) s; one round; $gcNote"
+$bigKeyPeer = $r['foreach-parallel | Export-Clixml']
+Add-Figure 'batch_big_key_peak_mb' $r['ours'].PeakMB 'MB' '<=' 200 "foreach-parallel | Export-Clixml: $(Format-Num $bigKeyPeer.PeakMB 1) MB in $(Format-Num ($bigKeyPeer.Ms / 1000)) s" "2 keys x $nBig objects at throttle 2, recorded in $(Format-Num ($r['ours'].Ms / 1000)) s; one round; $gcNote"
 
 # ---------------------------------------------------------------------------------------------
 # first_result_ms: 1..1000 with a 1 ms body; a stopwatch read on the first object downstream.
