@@ -42,6 +42,9 @@ namespace ParallelMap.Commands
 
         /// <summary>How many of the next items are sent one per message (see <see cref="ChildEnded"/>).</summary>
         private int _runAlone;
+
+        /// <summary>True while the item sent last was sent alone (a run-alone item, or the last before a recycle): nothing is sent after it.</summary>
+        private bool _sentAlone;
         private int _aborted;
 
         internal ChannelWorker(ProcessSetup setup, ChannelWorkerSource source, ChannelEndpoint endpoint)
@@ -88,6 +91,11 @@ namespace ParallelMap.Commands
 
                 SendBatch(child, input, context.Sequence);
             }
+
+            // The child is on the last item it holds: hand it the next batch now, so that it
+            // goes on with it instead of waiting a round trip (answer back, next batch out), which
+            // left worker processes idle a quarter of the time on 15 ms items at 2 cores.
+            if (_sent.Count == 1) SendAhead(child);
 
             // An error record is held until the next thing the child writes: the 'f' answer
             // makes it the item's terminating error, anything else a non-terminating one.
@@ -283,6 +291,7 @@ namespace ParallelMap.Commands
             int room = MaxBatch - 1;
             if (_setup.MaxItemsPerWorker > 0) room = Math.Min(room, _setup.MaxItemsPerWorker - child.ItemsDone - 1);
             if (_recycleDue) room = 0;
+            _sentAlone = _runAlone > 0;
             if (_runAlone > 0)
             {
                 room = 0;
@@ -296,6 +305,32 @@ namespace ParallelMap.Commands
             for (int i = 0; i < _upcoming.Count; i++)
             {
                 batch[i + 1] = _upcoming[i].Value;
+                _sent.Enqueue(_upcoming[i].Key);
+            }
+
+            _upcoming.Clear();
+            child.Send(batch);
+        }
+
+        /// <summary>
+        /// Takes the next batch from the engine (<see cref="Worker{TIn, TOut}.TakeMore"/>) and sends
+        /// it while the child runs its last item, unless that item runs alone, a recycle is due,
+        /// or -MaxItemsPerWorker leaves no room. The items then stay this worker's, in order: a
+        /// timeout, a stop or a lost host gives them back like the rest of any batch.
+        /// </summary>
+        private void SendAhead(DriverChannel child)
+        {
+            int room = MaxBatch;
+            if (_setup.MaxItemsPerWorker > 0) room = Math.Min(room, _setup.MaxItemsPerWorker - child.ItemsDone - _sent.Count);
+            if (_sentAlone || _recycleDue || _runAlone > 0 || room <= 0) return;
+            int taken = TakeMore(room);
+            if (taken == 0) return;
+            PeekUpcoming(_upcoming, taken);
+            if (_upcoming.Count == 0) return;
+            var batch = new object?[_upcoming.Count];
+            for (int i = 0; i < _upcoming.Count; i++)
+            {
+                batch[i] = _upcoming[i].Value;
                 _sent.Enqueue(_upcoming[i].Key);
             }
 

@@ -150,6 +150,35 @@ namespace ParallelMap.Engine
             }
         }
 
+        /// <summary>
+        /// <see cref="Worker{TIn, TOut}.TakeMore"/>: up to <paramref name="max"/> more queued items
+        /// into the slot's batch, once its batch is used up (the worker runs its last item), so at
+        /// most two batches are ever handed to one worker and the reorder window's quarter rule of
+        /// <see cref="TakeCountLocked"/> holds per batch. Returns how many it took.
+        /// </summary>
+        internal int ExtendBatch(WorkerSlot<TIn, TOut> slot, int max)
+        {
+            Monitor.Enter(_lock);
+            try
+            {
+                if (_stopping || _input.Count == 0) return 0;
+                int n = Math.Min(max, TakeCountLocked());
+                lock (slot.Sync)
+                {
+                    if (slot.Aborted || slot.Local.Count > 0) return 0;
+                    FillBatchLocked(slot, n);
+                    int taken = slot.Local.Count;
+                    if (taken > 0) _callerWait.WakeOne(_lock);
+                    AssertInvariants();
+                    return taken;
+                }
+            }
+            finally
+            {
+                Monitor.Exit(_lock);
+            }
+        }
+
         /// <summary>How long a worker that left every queued item to other sites waits before it looks again.</summary>
         private const int SiteWaitMilliseconds = 50;
 

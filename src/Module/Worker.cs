@@ -99,6 +99,24 @@ namespace ParallelMap.Engine
             }
         }
 
+        /// <summary>
+        /// Moves up to <paramref name="max"/> more queued items to the end of this worker's batch
+        /// (at most what automatic batching would hand it now), and returns how many it moved; 0
+        /// when none is queued, the run is stopping, or the worker is aborted. Only callable from
+        /// <see cref="Process"/>, and only while the batch is otherwise used up: a worker whose items
+        /// travel to another process sends the next batch while that process still runs the last
+        /// item of this one, so the process never waits a round trip for work (see
+        /// <see cref="PeekUpcoming"/>, which then lists the items moved).
+        /// </summary>
+        /// <param name="max">The most items to move.</param>
+        /// <returns>The number of items moved.</returns>
+        protected int TakeMore(int max)
+        {
+            var slot = Slot;
+            if (slot is null || max <= 0) return 0;
+            return slot.Core.ExtendBatch(slot, max);
+        }
+
         /// <summary>Emits a side record outside any item (during <see cref="Begin"/> or <see cref="End"/>).</summary>
         /// <param name="record">The record.</param>
         protected void EmitRecord(object record)
