@@ -299,12 +299,17 @@ namespace ParallelMap.Commands
             }
 
             PeekUpcoming(_upcoming, Math.Max(0, room));
-            var batch = new object?[_upcoming.Count + 1];
-            batch[0] = input;
-            _sent.Enqueue(sequence);
+            _upcoming.Insert(0, new KeyValuePair<long, object?>(sequence, input));
+            SendUpcoming(child);
+        }
+
+        /// <summary>Sends the items in <see cref="_upcoming"/> as one message, noting each as sent, in order.</summary>
+        private void SendUpcoming(DriverChannel child)
+        {
+            var batch = new object?[_upcoming.Count];
             for (int i = 0; i < _upcoming.Count; i++)
             {
-                batch[i + 1] = _upcoming[i].Value;
+                batch[i] = _upcoming[i].Value;
                 _sent.Enqueue(_upcoming[i].Key);
             }
 
@@ -326,16 +331,7 @@ namespace ParallelMap.Commands
             int taken = TakeMore(room);
             if (taken == 0) return;
             PeekUpcoming(_upcoming, taken);
-            if (_upcoming.Count == 0) return;
-            var batch = new object?[_upcoming.Count];
-            for (int i = 0; i < _upcoming.Count; i++)
-            {
-                batch[i] = _upcoming[i].Value;
-                _sent.Enqueue(_upcoming[i].Key);
-            }
-
-            _upcoming.Clear();
-            child.Send(batch);
+            if (_upcoming.Count > 0) SendUpcoming(child);
         }
 
         private void CheckRecycle(DriverChannel child)
