@@ -40,20 +40,11 @@ public class PeekUpcomingTests
     {
         var broken = new ConcurrentQueue<string>();
         var workers = new ConcurrentBag<PeekingWorker>();
-        var sink = Run.OnThread(() =>
+        var sink = Run.Workers(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () =>
         {
-            var sink = new RecordingSink<int, int>();
-            var engine = ParallelEngine.Create(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, _ =>
-            {
-                var w = new PeekingWorker(broken);
-                workers.Add(w);
-                return w;
-            }, sink);
-            for (int i = 0; i < 500; i++) engine.Submit(i);
-            engine.Drain();
-            Assert.True(engine.Shutdown());
-            engine.Dispose();
-            return sink;
+            var w = new PeekingWorker(broken);
+            workers.Add(w);
+            return w;
         });
 
         Assert.Empty(broken);

@@ -75,20 +75,11 @@ public class TakeMoreTests
     {
         var broken = new ConcurrentQueue<string>();
         var workers = new ConcurrentBag<AheadWorker>();
-        var sink = Run.OnThread(() =>
+        var sink = Run.Workers(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () =>
         {
-            var sink = new RecordingSink<int, int>();
-            var engine = ParallelEngine.Create(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, _ =>
-            {
-                var w = new AheadWorker(broken);
-                workers.Add(w);
-                return w;
-            }, sink);
-            for (int i = 0; i < 500; i++) engine.Submit(i);
-            engine.Drain();
-            Assert.True(engine.Shutdown());
-            engine.Dispose();
-            return sink;
+            var w = new AheadWorker(broken);
+            workers.Add(w);
+            return w;
         });
 
         Assert.Empty(broken);
@@ -106,20 +97,11 @@ public class TakeMoreTests
     {
         var broken = new ConcurrentQueue<string>();
         var hang = new StrongBox<int>(-1);
-        var sink = Run.OnThread(() =>
-        {
-            var sink = new RecordingSink<int, int>();
-            var options = new EngineOptions { ThrottleLimit = 2, BatchSize = 5, ItemTimeout = TimeSpan.FromMilliseconds(300) };
+        var options = new EngineOptions { ThrottleLimit = 2, BatchSize = 5, ItemTimeout = TimeSpan.FromMilliseconds(300) };
 
-            // The first worker to move a batch ahead hangs on the item it moved it at: it times
-            // out, and the batch it moved must run on its replacement or the other worker.
-            var engine = ParallelEngine.Create(options, _ => new AheadWorker(broken, hang), sink);
-            for (int i = 0; i < 60; i++) engine.Submit(i);
-            engine.Drain();
-            Assert.True(engine.Shutdown());
-            engine.Dispose();
-            return sink;
-        });
+        // The first worker to move a batch ahead hangs on the item it moved it at: it times
+        // out, and the batch it moved must run on its replacement or the other worker.
+        var sink = Run.Workers(options, 60, () => new AheadWorker(broken, hang));
 
         Assert.Empty(broken);
         Assert.Equal(Enumerable.Range(0, 60), sink.Outcomes.Select(o => o.Input).OrderBy(x => x));

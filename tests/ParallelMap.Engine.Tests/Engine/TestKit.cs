@@ -134,6 +134,20 @@ internal static class Run
 
     public static void OnThread(Action body, int deadlockSeconds = 120) => OnThread(() => { body(); return 0; }, deadlockSeconds);
 
+    /// <summary>Runs the items 0 to <paramref name="count"/> - 1 through workers made by <paramref name="make"/>; returns the sink after a full drain and shutdown.</summary>
+    public static RecordingSink<int, int> Workers(EngineOptions options, int count, Func<Worker<int, int>> make, int deadlockSeconds = 120)
+    {
+        return OnThread(() =>
+        {
+            var sink = new RecordingSink<int, int>();
+            using var engine = ParallelEngine.Create(options, _ => make(), sink);
+            for (int i = 0; i < count; i++) engine.Submit(i);
+            engine.Drain();
+            Assert.True(engine.Shutdown());
+            return sink;
+        }, deadlockSeconds);
+    }
+
     /// <summary>Maps items through a delegate and returns the sink after a full drain and shutdown.</summary>
     public static (RecordingSink<int, int> Sink, Lifecycle Life, ParallelEngine<int, int> Engine) Map(EngineOptions options, IEnumerable<int> items, Action<int, ItemContext<int>, FuncWorker<int, int>> process, Action<RecordingSink<int, int>>? prepare = null, int deadlockSeconds = 120)
     {
