@@ -303,18 +303,23 @@ namespace ParallelMap.Commands
             SendUpcoming(child);
         }
 
-        /// <summary>Sends the items in <see cref="_upcoming"/> as one message, noting each as sent, in order.</summary>
+        /// <summary>
+        /// Sends the items in <see cref="_upcoming"/> as one message and, once it is sent, notes
+        /// each as sent, in order: items a failed send did not deliver are not awaited.
+        /// </summary>
         private void SendUpcoming(DriverChannel child)
         {
             var batch = new object?[_upcoming.Count];
-            for (int i = 0; i < _upcoming.Count; i++)
+            for (int i = 0; i < _upcoming.Count; i++) batch[i] = _upcoming[i].Value;
+            try
             {
-                batch[i] = _upcoming[i].Value;
-                _sent.Enqueue(_upcoming[i].Key);
+                child.Send(batch);
+                foreach (var pair in _upcoming) _sent.Enqueue(pair.Key);
             }
-
-            _upcoming.Clear();
-            child.Send(batch);
+            finally
+            {
+                _upcoming.Clear();
+            }
         }
 
         /// <summary>
@@ -331,7 +336,20 @@ namespace ParallelMap.Commands
             int taken = TakeMore(room);
             if (taken == 0) return;
             PeekUpcoming(_upcoming, taken);
-            if (_upcoming.Count > 0) SendUpcoming(child);
+            if (_upcoming.Count == 0) return;
+            try
+            {
+                SendUpcoming(child);
+            }
+            catch (Exception)
+            {
+                // The child may be dying under its last item: a CI run once saw an item that
+                // crashed its process fail with ItemFailed, not WorkerProcessExited, and a send
+                // into the dying child is the one new way the send ahead made for an error with
+                // no record. Sending ahead is only a head start: the items stay this worker's,
+                // unsent, and go out the usual way, to a new child, when the engine hands them
+                // over; the running item's death is seen by its own wait.
+            }
         }
 
         private void CheckRecycle(DriverChannel child)
