@@ -31,6 +31,9 @@ namespace ParallelMap.Commands
         /// <summary>At most this many items travel in one message.</summary>
         private const int MaxBatch = 256;
 
+        /// <summary>How long a failed send waits for its child to be seen dead (a remote one is known so within about half a second).</summary>
+        private const int DeathSeenMs = 2000;
+
         private readonly ProcessSetup _setup;
         private readonly ChannelWorkerSource _source;
         private readonly ChannelEndpoint _endpoint;
@@ -89,7 +92,7 @@ namespace ParallelMap.Commands
                     child = _child!;
                 }
 
-                SendBatch(child, input, context.Sequence);
+                child = SendFirst(child, input, context.Sequence);
             }
 
             // The child is on the last item it holds: hand it the next batch now, so that it
@@ -144,8 +147,7 @@ namespace ParallelMap.Commands
                     {
                         // Not known to be this item's fault: run it again, alone, in a new child.
                         Recycle();
-                        child = _child!;
-                        SendBatch(child, input, context.Sequence);
+                        child = SendFirst(_child!, input, context.Sequence);
                         continue;
                     }
 
@@ -284,6 +286,41 @@ namespace ParallelMap.Commands
             // Otherwise a labelled break no loop took ended the driver: the item ends quietly, as in-process.
             Discard(child);
             return false;
+        }
+
+        /// <summary>
+        /// Sends the batch that starts with the item being processed, and gives the child that
+        /// holds it. A send can fail because the child died just before it (a remote host gone,
+        /// whose ssh had ended: "Broken pipe" came back as the item's error, in a Remote test):
+        /// the items never reached it, so none of them failed. Once the child is seen dead, a
+        /// place the endpoint counts as lost gives the items to other workers; a local child
+        /// is replaced and sent the batch once more. A send that fails to a child still alive
+        /// is the item's error, as before.
+        /// </summary>
+        private DriverChannel SendFirst(DriverChannel child, object? input, long sequence)
+        {
+            try
+            {
+                SendBatch(child, input, sequence);
+                return child;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (!child.IsDead && waited.ElapsedMilliseconds < DeathSeenMs) Thread.Sleep(50);
+                if (!child.IsDead) throw;
+                _sent.Clear();
+                if (_endpoint.Lost(child) is WorkerLostException lost)
+                {
+                    Discard(child);
+                    throw lost;
+                }
+
+                Discard(child);
+                Recycle();
+                SendBatch(_child!, input, sequence);
+                return _child!;
+            }
         }
 
         private void SendBatch(DriverChannel child, object? input, long sequence)
