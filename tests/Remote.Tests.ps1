@@ -269,6 +269,59 @@ Describe 'Invoke-ParallelMap -Session' {
         @($got | Sort-Object -Unique).Count | Should -Be $got.Count -Because 'no item is passed on twice'
     }
 
+    It 'keeps pwsh alive when a connection''s ssh dies with a write to it failed, the user''s own session too' {
+        # PowerShell's SSH client closes a broken connection on a thread of its own, and when a
+        # write to the dead ssh had failed, that close throws "Broken pipe" and ends the whole
+        # process (a fresh-clone CI run lost its Pester process so, hosts killed under the run
+        # taking an idle session of the user's with them). Here an ssh whose pipes outlive it by
+        # 4 s (a stand-in for a stray child holding them) makes that order certain: its death,
+        # a write failing, then the close. The run guards its workers' connections and the
+        # sessions it is given (SshWriterGuard); without that the child pwsh dies at the close.
+        $d = New-TempFolder
+        try {
+            $realSsh = (Get-Command ssh -CommandType Application -ErrorAction Stop | Select-Object -First 1).Source
+            $bin = Join-Path $d 'bin'
+            $null = New-Item -ItemType Directory -Path $bin
+            Set-Content -LiteralPath (Join-Path $bin 'ssh') -Value "#!/bin/sh`n(sleep 4) &`nexec '$realSsh' `"`$@`""
+            chmod +x (Join-Path $bin 'ssh')
+            $script = @"
+`$ProgressPreference = 'SilentlyContinue'
+Import-Module '$modulePath'
+Import-Module '$((Get-Module LoopbackSshd).Path)'
+`$env:PATH = '$bin' + [IO.Path]::PathSeparator + `$env:PATH
+function Get-Ssh { @(Get-Descendant `$PID | Where-Object { try { [IO.File]::ReadAllText("/proc/`$_/cmdline") -like '$realSsh*' } catch { `$false } }) }
+`$info = Get-LoopbackSshd '$($info.Directory)'
+`$s = New-LoopbackSession -Info `$info -HostInfo `$info.Hosts[2]
+`$own = Get-Ssh
+`$killer = Start-ThreadJob -ArgumentList `$own, `${function:Get-Ssh}, `$PID, '$((Get-Module LoopbackSshd).Path)' {
+    param(`$own, `$find, `$parent, `$m)
+    Import-Module `$m
+    `$deadline = [datetime]::UtcNow.AddSeconds(60)
+    do { Start-Sleep -Milliseconds 100; `$w = @(& `$find | Where-Object { `$_ -notin `$own }) } until (`$w.Count -gt 0 -or [datetime]::UtcNow -gt `$deadline)
+    Start-Sleep -Milliseconds 500
+    foreach (`$k in `$w) { kill -9 `$k }
+    `$w.Count
+}
+`$r = @(1..20 | Invoke-ParallelMap -Session `$s -ThrottleLimit 1 -WarningAction SilentlyContinue { Start-Sleep -Milliseconds 200; `$_ })
+"killed `$(Receive-Job `$killer -Wait -AutoRemoveJob) items `$(`$r.Count)"
+foreach (`$k in `$own) { kill -9 `$k }
+Start-Sleep -Milliseconds 300
+try { `$null = Invoke-Command -Session `$s { 1 } -ErrorAction Stop; 'wrote' } catch { 'write failed' }
+Start-Sleep -Seconds 6
+"session `$(`$s.State)"
+'alive'
+"@
+            $encoded = [Convert]::ToBase64String([System.Text.Encoding]::Unicode.GetBytes($script))
+            $out = @(& $pwsh -NoProfile -NonInteractive -EncodedCommand $encoded 2>&1 | ForEach-Object { "$_" })
+            $LASTEXITCODE | Should -Be 0 -Because ($out -join "`n")
+            $out | Should -Contain 'killed 1 items 20' -Because 'a worker''s ssh was killed under an item, which ran again'
+            $out | Should -Contain 'write failed'
+            $out | Should -Contain 'session Broken'
+            $out | Should -Contain 'alive'
+        }
+        finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction Ignore }
+    }
+
     It 'stops promptly on Ctrl-C with items hanging remotely, and leaves the sessions open and usable' {
         $d = New-TempFolder
         try {

@@ -46,8 +46,7 @@ namespace ParallelMap.Commands
             {
                 if (e.RunspaceStateInfo.State == RunspaceState.Broken) Post(ProcessGone);
             };
-            Runspace.Open();
-            SshWriterGuard.Guard(Runspace);
+            SshWriterGuard.Open(Runspace);
             _sshProcessId = SshTransport.ClientProcessId(Runspace);
             if (_sshProcessId > 0) _sshWatch = SshClientWatch.Watch(_sshProcessId, SshClientEnded);
             if (Killed)

@@ -25,6 +25,12 @@ namespace ParallelMap.Commands
             Session = session;
             ComputerName = session.ComputerName;
             Connection = session.Runspace.ConnectionInfo;
+
+            // The user's own connection to the host breaks too when the host dies under the run,
+            // and PowerShell's close of it can throw on a thread of its own and end this pwsh
+            // (see SshWriterGuard): idle as it is, its close packet alone can fail (seen in a
+            // Remote test killing both hosts). Guarding it changes nothing else about it.
+            SshWriterGuard.Guard(session.Runspace);
         }
 
         internal PSSession Session { get; }
