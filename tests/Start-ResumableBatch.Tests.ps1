@@ -213,6 +213,27 @@ Describe 'Start-ResumableBatch: run and resume' {
         (Get-ResumableBatch $cp).Seen | Should -Be 1
     }
 
+    It 'fails -Restart with RestartNotConfirmed where it cannot ask (-NonInteractive, stdin at its end), discarding nothing' {
+        # A scheduled task without -Force: PowerShell's own errors there (InvalidOperation, and a
+        # bare NullReferenceException from the console host when stdin is /dev/null, as under
+        # cron) did not say what to do.
+        $null = 1..2 | ForEach-Object { "k$_" } | Start-ResumableBatch -Path $cp { 'old' }
+        $script = Join-Path $TestDrive 'restart.ps1'
+        Set-Content -LiteralPath $script -Value @"
+Import-Module '$modulePath'
+try { 'k1' | Start-ResumableBatch -Path '$cp' -Restart { 'new' } | Out-Null; 'restarted' }
+catch { `$_.FullyQualifiedErrorId; `$_.Exception.Message }
+"@
+        $nonInteractive = @(& $pwsh -NoProfile -NonInteractive -File $script 2>&1 | ForEach-Object { "$_" })
+        $nonInteractive[0] | Should -Be 'RestartNotConfirmed,ParallelMap.Commands.StartResumableBatchCommand'
+        $nonInteractive[1] | Should -BeLike '*-Force*'
+        $noStdin = @(bash -c "'$pwsh' -NoProfile -File '$script' < /dev/null" 2>&1 | ForEach-Object { "$_" })
+        # The console host prints its prompt, with no line end, before it fails.
+        ($noStdin -join "`n") | Should -Match '(^|\s)RestartNotConfirmed,ParallelMap\.Commands\.StartResumableBatchCommand\n'
+        (Get-ResumableBatch $cp).Done | Should -Be 2 -Because 'nothing recorded was discarded'
+        @(Receive-ResumableBatch $cp) | Should -Be @('old', 'old')
+    }
+
     It 'refuses -Restart on a folder that is not a checkpoint, and deletes nothing' {
         New-Item -ItemType Directory -Path (Join-Path $cp 'src') -Force | Out-Null
         Set-Content -LiteralPath (Join-Path $cp 'README.txt') -Value 'precious'

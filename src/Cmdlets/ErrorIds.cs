@@ -30,6 +30,7 @@ namespace ParallelMap.Commands
         internal const string NestedScriptBlockId = "NestedScriptBlockNotSupported";
         internal const string MandatoryParameterNotBoundId = "MandatoryParameterNotBound";
         internal const string UsingInKeyScriptId = "UsingInKeyScript";
+        internal const string RestartNotConfirmedId = "RestartNotConfirmed";
 
         // Runspace pools
         internal const string PoolSettingConflictId = "PoolSettingConflict";

@@ -164,7 +164,7 @@ namespace ParallelMap.Commands
 
                 // Discarding recorded results always asks, unless -Force: a scheduled task that
                 // restarts on purpose says -Force; a non-interactive run without it fails here.
-                if (!(Force || ConfirmDeclinedExplicitly || ShouldContinue(UserText.Format(Strings.RestartQuery, _path), Strings.RestartAction)))
+                if (!(Force || ConfirmDeclinedExplicitly || AskRestart()))
                 {
                     _declined = true;
                     return;
@@ -478,6 +478,29 @@ namespace ParallelMap.Commands
             catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
                 // Disposing after a failure: what was not saved stays pending and re-runs on resume.
+            }
+        }
+
+        /// <summary>
+        /// Asks before discarding recorded results. A session that cannot ask fails with
+        /// RestartNotConfirmed, never with the host's own error: under -NonInteractive PowerShell
+        /// throws InvalidOperation, and the console host with stdin at its end (cron, or stdin from /dev/null)
+        /// a bare NullReferenceException, neither of which tells the user about -Force.
+        /// </summary>
+        private bool AskRestart()
+        {
+            try
+            {
+                return ShouldContinue(UserText.Format(Strings.RestartQuery, _path), Strings.RestartAction);
+            }
+            catch (Exception e) when (!(e is PipelineStoppedException))
+            {
+                ThrowTerminatingError(new ErrorRecord(
+                    new InvalidOperationException(UserText.Format(Strings.RestartNotConfirmed, _path, e.Message), e),
+                    ErrorIds.RestartNotConfirmedId,
+                    ErrorCategory.InvalidOperation,
+                    _path));
+                return false;
             }
         }
     }
