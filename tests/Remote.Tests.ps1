@@ -260,10 +260,12 @@ Describe 'Invoke-ParallelMap -Session' {
             Stop-LoopbackHost -HostInfo $b -Listener
         }
         $err = $null
-        try { 1..2000 | Invoke-ParallelMap -Session $s -ThrottleLimit 1 -WarningAction SilentlyContinue { Start-Sleep -Milliseconds 20; $_ } | ForEach-Object { $got.Add($_) } }
+        try { 1..2000 | Invoke-ParallelMap -Session $s -ThrottleLimit 1 -WarningAction SilentlyContinue -WarningVariable wv { Start-Sleep -Milliseconds 20; $_ } | ForEach-Object { $got.Add($_) } }
         catch { $err = $_ }
         Receive-Job $killer -Wait -AutoRemoveJob
         $err.FullyQualifiedErrorId | Should -BeLike 'AllSessionsLost*'
+        @($wv | Where-Object { "$_" -like '*is lost*' }).Count | Should -Be 2 -Because 'each host''s loss is warned of once'
+        @($wv | Where-Object { "$_" -like '*no session of the run is left*' }).Count | Should -BeGreaterThan 0 -Because 'the last loss does not say that other sessions take its items'
         $got.Count | Should -BeGreaterThan 0 -Because 'what finished before the hosts died was passed on'
         $got.Count | Should -BeLessThan 2000
         @($got | Sort-Object -Unique).Count | Should -Be $got.Count -Because 'no item is passed on twice'

@@ -21,19 +21,21 @@ namespace ParallelMap.Commands
         private static readonly TimeSpan OpenRetryDelay = TimeSpan.FromMilliseconds(500);
 
         private readonly SessionSlot _slot;
+        private readonly System.Collections.Generic.IReadOnlyList<SessionSlot> _allSlots;
         private readonly int _slotIndex;
         private readonly ChannelPool? _pool;
         private readonly bool _addComputerName;
         private int _released;
 
         /// <summary>
-        /// The worker holds a place of <paramref name="slot"/> (already counted by the caller), the
-        /// session at <paramref name="slotIndex"/> of the run; with <paramref name="pool"/>, its
-        /// connections are borrowed from that pool and given back.
+        /// The worker holds a place of one session (already counted by the caller), the
+        /// session at <paramref name="slotIndex"/> of the run's <paramref name="allSlots"/>; with
+        /// <paramref name="pool"/>, its connections are borrowed from that pool and given back.
         /// </summary>
-        internal RemoteEndpoint(SessionSlot slot, int slotIndex, ChannelPool? pool, bool addComputerName)
+        internal RemoteEndpoint(System.Collections.Generic.IReadOnlyList<SessionSlot> allSlots, int slotIndex, ChannelPool? pool, bool addComputerName)
         {
-            _slot = slot;
+            _allSlots = allSlots;
+            _slot = allSlots[slotIndex];
             _slotIndex = slotIndex;
             _pool = pool;
             _addComputerName = addComputerName;
@@ -102,8 +104,13 @@ namespace ParallelMap.Commands
         /// <summary>Marks the host lost (the one caller that does so warns, once per run) and gives the loss of this place.</summary>
         private WorkerLostException LoseHost(string why, Action<object> emit, Exception? inner)
         {
-            string message = UserText.Format(Strings.HostLost, _slot.ComputerName, _slot.Session.Name, why);
-            if (_slot.MarkLost()) emit(new WarningRecord(message));
+            bool first = _slot.MarkLost();
+
+            // The last one says so: no other session is left to take its items.
+            bool othersLeft = false;
+            foreach (SessionSlot s in _allSlots) othersLeft |= !s.IsLost;
+            string message = UserText.Format(othersLeft ? Strings.HostLost : Strings.HostLostLast, _slot.ComputerName, _slot.Session.Name, why);
+            if (first) emit(new WarningRecord(message));
             return new WorkerLostException(message, placeLost: true, inner);
         }
 

@@ -103,7 +103,7 @@ namespace ParallelMap.Commands
 
                 if (best < 0) best = 0;
                 _slots[best].Assign();
-                return new RemoteEndpoint(_slots[best], best, _pool, _addComputerName);
+                return new RemoteEndpoint(_slots, best, _pool, _addComputerName);
             }
         }
     }
