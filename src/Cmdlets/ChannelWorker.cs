@@ -306,8 +306,13 @@ namespace ParallelMap.Commands
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
+                // A stop (Ctrl-C, a timeout) ends the wait at once.
                 var waited = System.Diagnostics.Stopwatch.StartNew();
-                while (!child.IsDead && waited.ElapsedMilliseconds < DeathSeenMs) Thread.Sleep(50);
+                while (!child.IsDead && waited.ElapsedMilliseconds < DeathSeenMs && !AbortToken.WaitHandle.WaitOne(50))
+                {
+                }
+
+                AbortToken.ThrowIfCancellationRequested();
                 if (!child.IsDead) throw;
                 _sent.Clear();
                 if (_endpoint.Lost(child) is WorkerLostException lost)
