@@ -39,13 +39,7 @@ public class PeekUpcomingTests
     public void PeekUpcoming_FixedBatches_ShowsTheRestOfTheBatchInHandOrder()
     {
         var broken = new ConcurrentQueue<string>();
-        var workers = new ConcurrentBag<PeekingWorker>();
-        var sink = Run.Workers(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () =>
-        {
-            var w = new PeekingWorker(broken);
-            workers.Add(w);
-            return w;
-        });
+        var (sink, workers) = Run.WorkersMade(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () => new PeekingWorker(broken));
 
         Assert.Empty(broken);
         Assert.Equal(Enumerable.Range(0, 500), sink.Outcomes.Select(o => o.Outputs.Single()).OrderBy(x => x));

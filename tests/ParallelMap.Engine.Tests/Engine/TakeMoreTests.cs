@@ -74,13 +74,7 @@ public class TakeMoreTests
     public void TakeMore_AtTheBatchsLastItem_MovesTheNextBatchAndHandsItOverInOrder()
     {
         var broken = new ConcurrentQueue<string>();
-        var workers = new ConcurrentBag<AheadWorker>();
-        var sink = Run.Workers(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () =>
-        {
-            var w = new AheadWorker(broken);
-            workers.Add(w);
-            return w;
-        });
+        var (sink, workers) = Run.WorkersMade(new EngineOptions { ThrottleLimit = 2, BatchSize = 10 }, 500, () => new AheadWorker(broken));
 
         Assert.Empty(broken);
         Assert.Equal(Enumerable.Range(0, 500), sink.Outcomes.Select(o => o.Outputs.Single()).OrderBy(x => x));

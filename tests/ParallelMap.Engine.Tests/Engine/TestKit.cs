@@ -148,6 +148,20 @@ internal static class Run
         }, deadlockSeconds);
     }
 
+    /// <summary>Like <see cref="Workers"/>, and gives every worker <paramref name="make"/> made (replacements included), for the test to read their counts.</summary>
+    public static (RecordingSink<int, int> Sink, IReadOnlyCollection<TWorker> Made) WorkersMade<TWorker>(EngineOptions options, int count, Func<TWorker> make)
+        where TWorker : Worker<int, int>
+    {
+        var made = new ConcurrentBag<TWorker>();
+        var sink = Workers(options, count, () =>
+        {
+            TWorker w = make();
+            made.Add(w);
+            return w;
+        });
+        return (sink, made);
+    }
+
     /// <summary>Maps items through a delegate and returns the sink after a full drain and shutdown.</summary>
     public static (RecordingSink<int, int> Sink, Lifecycle Life, ParallelEngine<int, int> Engine) Map(EngineOptions options, IEnumerable<int> items, Action<int, ItemContext<int>, FuncWorker<int, int>> process, Action<RecordingSink<int, int>>? prepare = null, int deadlockSeconds = 120)
     {
