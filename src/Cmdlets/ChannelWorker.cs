@@ -315,13 +315,9 @@ namespace ParallelMap.Commands
                 AbortToken.ThrowIfCancellationRequested();
                 if (!child.IsDead) throw;
                 _sent.Clear();
-                if (_endpoint.Lost(child) is WorkerLostException lost)
-                {
-                    Discard(child);
-                    throw lost;
-                }
-
+                WorkerLostException? lost = _endpoint.Lost(child);
                 Discard(child);
+                if (lost is not null) throw lost;
                 Recycle();
                 SendBatch(_child!, input, sequence);
                 return _child!;
