@@ -16,7 +16,7 @@ namespace ParallelMap.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Start, "ResumableBatch", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium, DefaultParameterSetName = ItemIsKeySet)]
     [OutputType(typeof(ResumableBatchResult))]
-    public sealed class StartResumableBatchCommand : ParallelCommandBase
+    public sealed partial class StartResumableBatchCommand : ParallelCommandBase
     {
         private const string KeyPropertySet = "KeyProperty";
         private const string KeyScriptSet = "KeyScript";
@@ -157,20 +157,10 @@ namespace ParallelMap.Commands
                 return;
             }
 
-            if (Restart && Directory.Exists(_path))
+            if (Restart && Directory.Exists(_path) && !DiscardForRestart())
             {
-                // Refused before asking: a folder that is not only a checkpoint, or one in use.
-                StoreCall(() => CheckpointStore.CheckDiscardable(_path));
-
-                // Discarding recorded results always asks, unless -Force: a scheduled task that
-                // restarts on purpose says -Force; a non-interactive run without it fails here.
-                if (!(Force || ConfirmDeclinedExplicitly || AskRestart()))
-                {
-                    _declined = true;
-                    return;
-                }
-
-                StoreCall(() => CheckpointStore.Discard(_path));
+                _declined = true;
+                return;
             }
 
             var options = new CheckpointOptions
@@ -478,29 +468,6 @@ namespace ParallelMap.Commands
             catch (Exception e) when (e is CheckpointException || e is IOException || e is UnauthorizedAccessException || e is RuntimeException)
             {
                 // Disposing after a failure: what was not saved stays pending and re-runs on resume.
-            }
-        }
-
-        /// <summary>
-        /// Asks before discarding recorded results. A session that cannot ask fails with
-        /// RestartNotConfirmed, never with the host's own error: under -NonInteractive PowerShell
-        /// throws InvalidOperation, and the console host with stdin at its end (cron, or stdin from /dev/null)
-        /// a bare NullReferenceException, neither of which tells the user about -Force.
-        /// </summary>
-        private bool AskRestart()
-        {
-            try
-            {
-                return ShouldContinue(UserText.Format(Strings.RestartQuery, _path), Strings.RestartAction);
-            }
-            catch (Exception e) when (!(e is PipelineStoppedException))
-            {
-                ThrowTerminatingError(new ErrorRecord(
-                    new InvalidOperationException(UserText.Format(Strings.RestartNotConfirmed, _path, e.Message), e),
-                    ErrorIds.RestartNotConfirmedId,
-                    ErrorCategory.InvalidOperation,
-                    _path));
-                return false;
             }
         }
     }
